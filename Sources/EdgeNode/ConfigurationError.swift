@@ -1,0 +1,31 @@
+/// A configuration the node cannot start with, with what to change.
+public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
+    private enum Code: Sendable {
+        case noVerificationKey, weakSecret(Int), invalidPublicKey(String), invalidJWKS(String), invalidListenAddress(String), invalidRedisURL(String)
+    }
+    private let code: Code
+
+    public static let noVerificationKey = Self(code: .noVerificationKey)
+    public static func weakSecret(minimumBytes: Int) -> Self { Self(code: .weakSecret(minimumBytes)) }
+    public static func invalidPublicKey(_ reason: String) -> Self { Self(code: .invalidPublicKey(reason)) }
+    public static func invalidJWKS(_ reason: String) -> Self { Self(code: .invalidJWKS(reason)) }
+    public static func invalidListenAddress(_ value: String) -> Self { Self(code: .invalidListenAddress(value)) }
+    public static func invalidRedisURL(_ reason: String) -> Self { Self(code: .invalidRedisURL(reason)) }
+
+    public var description: String {
+        switch code {
+        case .noVerificationKey:
+            return "no token verification key: set HERALD_JWT_SECRET (HS256), HERALD_JWT_PUBLIC_KEY (PEM file) or HERALD_JWKS_FILE"
+        case .weakSecret(let minimum):
+            return "HERALD_JWT_SECRET must be at least \(minimum) bytes (RFC 7518 §3.2); generate one with: openssl rand -hex 32"
+        case .invalidPublicKey(let reason):
+            return "HERALD_JWT_PUBLIC_KEY is neither an RSA nor a P-256 public key in PEM form: \(reason)"
+        case .invalidJWKS(let reason):
+            return "HERALD_JWKS_FILE is not a valid JWKS document: \(reason)"
+        case .invalidListenAddress(let value):
+            return "listen address '\(value)' is not host:port"
+        case .invalidRedisURL(let reason):
+            return "HERALD_REDIS_URL is not usable: \(reason)"
+        }
+    }
+}

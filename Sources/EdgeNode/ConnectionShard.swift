@@ -1,0 +1,147 @@
+import HeraldProtocol
+import NIOCore
+
+/// The connections of one event loop, indexed by account, user and sub-channel.
+///
+/// Confined to its loop: fan-out hops here once per event and writes the pre-framed bytes to
+/// every local recipient, then flushes all of them in one pass after the loop's queued work, so
+/// bursts of events cost one syscall per connection rather than one per event.
+final class ConnectionShard {
+    private struct Members {
+        var all: [ObjectIdentifier: WebSocketConnectionHandler] = [:]
+        var byUser: [String: [ObjectIdentifier: WebSocketConnectionHandler]] = [:]
+        var byChannel: [String: [ObjectIdentifier: WebSocketConnectionHandler]] = [:]
+    }
+
+    let eventLoop: EventLoop
+    let index: Int
+    private let interest: AccountInterest
+    private let metrics: NodeMetrics
+    private let readiness: NodeReadiness
+    private var accounts: [String: Members] = [:]
+    private var pendingFlush: [WebSocketConnectionHandler] = []
+    private var flushScheduled = false
+    private var idleSweep: RepeatedTask?
+
+    init(eventLoop: EventLoop, index: Int, interest: AccountInterest, metrics: NodeMetrics, readiness: NodeReadiness) {
+        self.eventLoop = eventLoop
+        self.index = index
+        self.interest = interest
+        self.metrics = metrics
+        self.readiness = readiness
+    }
+
+    func add(_ connection: WebSocketConnectionHandler) {
+        let account = connection.identity.account
+        if accounts[account] == nil { interest.join(account: account, shard: index) }
+        let id = ObjectIdentifier(connection)
+        readiness.connectionOpened()
+        accounts[account, default: Members()].all[id] = connection
+        accounts[account]!.byUser[connection.identity.user, default: [:]][id] = connection
+    }
+
+    func remove(_ connection: WebSocketConnectionHandler) {
+        let account = connection.identity.account
+        let id = ObjectIdentifier(connection)
+        guard var members = accounts[account], members.all.removeValue(forKey: id) != nil else { return }
+        readiness.connectionClosed()
+        let user = connection.identity.user
+        members.byUser[user]?.removeValue(forKey: id)
+        if members.byUser[user]?.isEmpty == true { members.byUser[user] = nil }
+        for channel in connection.subscribedChannels {
+            members.byChannel[channel]?.removeValue(forKey: id)
+            if members.byChannel[channel]?.isEmpty == true { members.byChannel[channel] = nil }
+        }
+        if members.all.isEmpty {
+            accounts[account] = nil
+            interest.leave(account: account, shard: index)
+        } else {
+            accounts[account] = members
+        }
+    }
+
+    func subscribe(_ connection: WebSocketConnectionHandler, to channel: String) {
+        let account = connection.identity.account
+        guard accounts[account] != nil else { return }
+        accounts[account]!.byChannel[channel, default: [:]][ObjectIdentifier(connection)] = connection
+    }
+
+    func unsubscribe(_ connection: WebSocketConnectionHandler, from channel: String) {
+        let account = connection.identity.account
+        accounts[account]?.byChannel[channel]?.removeValue(forKey: ObjectIdentifier(connection))
+        if accounts[account]?.byChannel[channel]?.isEmpty == true { accounts[account]!.byChannel[channel] = nil }
+    }
+
+    /// Writes `event` to every local connection of `account` that its routing selects.
+    func deliver(_ event: OutboundEvent, to account: String) {
+        guard let members = accounts[account] else { return }
+        var delivered = 0
+        switch (event.routing.user, event.routing.channel) {
+        case (nil, nil):
+            for connection in members.all.values where connection.write(event.frame) { delivered += 1 }
+        case (let user?, nil):
+            for connection in members.byUser[user, default: [:]].values where connection.write(event.frame) { delivered += 1 }
+        case (nil, let channel?):
+            for connection in members.byChannel[channel, default: [:]].values where connection.write(event.frame) { delivered += 1 }
+        case (let user?, let channel?):
+            for connection in members.byUser[user, default: [:]].values
+            where connection.isSubscribed(to: channel) && connection.write(event.frame) {
+                delivered += 1
+            }
+        }
+        if delivered > 0 { metrics.deliveries.increment(by: Int64(delivered)) }
+    }
+
+    /// Queues `connection` for the shard's next flush pass.
+    func needsFlush(_ connection: WebSocketConnectionHandler) {
+        pendingFlush.append(connection)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.assumeIsolated().execute { self.flushPending() }
+    }
+
+    private func flushPending() {
+        let connections = pendingFlush
+        pendingFlush.removeAll(keepingCapacity: true)
+        flushScheduled = false
+        for connection in connections { connection.flush() }
+    }
+
+    /// Closes connections silent for longer than `limit`, checking every half heartbeat.
+    func startIdleSweep(heartbeat: TimeAmount) {
+        let limit = heartbeat * 2
+        let interval = TimeAmount.nanoseconds(max(heartbeat.nanoseconds / 2, 100_000_000))
+        let shard = NIOLoopBound(self, eventLoop: eventLoop)
+        idleSweep = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            shard.value.closeIdle(now: .now(), limit: limit)
+        }
+    }
+
+    func closeIdle(now: NIODeadline, limit: TimeAmount) {
+        for members in accounts.values {
+            for connection in members.all.values where now - connection.lastActivity > limit {
+                metrics.idleCloses.increment()
+                connection.close(code: .idleTimeout, reason: "no message for two heartbeats")
+            }
+        }
+    }
+
+    /// Closes every connection with 1012 in `batches` groups, `interval` apart.
+    func drain(batches: Int, interval: TimeAmount) {
+        idleSweep?.cancel()
+        let connections = accounts.values.flatMap { $0.all.values }
+        guard !connections.isEmpty else { return }
+        let perBatch = max(1, (connections.count + batches - 1) / batches)
+        for (batch, start) in stride(from: 0, to: connections.count, by: perBatch).enumerated() {
+            let group = connections[start..<min(start + perBatch, connections.count)]
+            eventLoop.assumeIsolated().scheduleTask(in: interval * Int64(batch)) {
+                for connection in group { connection.close(code: .serviceRestart, reason: "node draining: reconnect") }
+            }
+        }
+    }
+
+    func stop() {
+        idleSweep?.cancel()
+        idleSweep = nil
+    }
+}

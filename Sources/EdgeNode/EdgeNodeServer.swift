@@ -1,0 +1,230 @@
+import Atomics
+import HeraldProtocol
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+import PubSubBridge
+import ServiceLifecycle
+
+/// One Herald edge node as a Service: HTTP and WebSocket on SwiftNIO, fan-out from the event
+/// broker (Redis, or embedded), and a graceful drain on shutdown.
+///
+/// Connections are served by plain channel handlers rather than async sequences: fan-out writes
+/// the same bytes to thousands of channels per event, and a handler per connection costs far less
+/// memory than a task per connection.
+public final class EdgeNodeServer: Service, Sendable {
+    private let configuration: EdgeNodeConfiguration
+    private let logger: Logger
+    public let metrics: NodeMetrics
+    private let group: MultiThreadedEventLoopGroup
+    private let listening: EventLoopPromise<Int>
+    private let connectionSerial = ManagedAtomic<UInt64>(0)
+
+    public init(configuration: EdgeNodeConfiguration, logger: Logger, metrics: NodeMetrics = NodeMetrics()) {
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "node.id"] = "\(configuration.nodeID)"
+        self.logger = logger
+        self.metrics = metrics
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, min(configuration.eventLoopCount, 64)))
+        self.listening = group.next().makePromise(of: Int.self)
+    }
+
+    /// The port the node listens on, once bound (useful with port 0).
+    public func listeningPort() async throws -> Int {
+        try await listening.futureResult.get()
+    }
+
+    public func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            listening.fail(error)
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+    }
+
+    private func serve() async throws {
+        let verifier = try await TokenVerifier(configuration.authentication)
+        let authenticator = HandshakeAuthenticator(verifier: verifier, allowedOrigins: configuration.allowedOrigins)
+        let broker = try makeBroker()
+        let readiness = NodeReadiness(broker: broker)
+        let interest = AccountInterest(broker: broker)
+        var shards: [NIOLoopBound<ConnectionShard>] = []
+        for (index, loop) in group.makeIterator().enumerated() {
+            let metrics = self.metrics
+            let heartbeat = TimeAmount.seconds(Int64(configuration.heartbeatSeconds))
+            shards.append(try await loop.submit {
+                let shard = ConnectionShard(eventLoop: loop, index: index, interest: interest, metrics: metrics, readiness: readiness)
+                shard.startIdleSweep(heartbeat: heartbeat)
+                return NIOLoopBound(shard, eventLoop: loop)
+            }.get())
+        }
+        let loopShards = shards
+        let fanOut = EventFanOut(shards: loopShards, interest: interest, metrics: metrics, logger: logger)
+        let logger = self.logger
+        broker.start(
+            deliver: { account, payload in fanOut.deliver(account: account, payload: payload) },
+            readinessChanged: { ready in logger.info("broker \(ready ? "ready" : "unavailable")") }
+        )
+
+        let http = HTTPRequestHandler.Dependencies(
+            broker: broker, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), metrics: metrics,
+            readiness: readiness, maxBodyBytes: configuration.maxRequestBodyBytes,
+            requestTimeout: configuration.handshakeTimeout)
+        let upgrade = UpgradeContext(
+            authenticator: authenticator, readiness: readiness, fanOut: fanOut, metrics: metrics, logger: logger,
+            configuration: configuration, serial: connectionSerial)
+
+        let serverChannel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.outboundBufferBytes / 2, high: configuration.outboundBufferBytes))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try upgrade.configure(channel: channel, http: http)
+                }
+            }
+            .bind(host: configuration.host, port: configuration.port)
+            .get()
+        let port = serverChannel.localAddress?.port ?? configuration.port
+        listening.succeed(port)
+        logger.info("edge node listening", metadata: [
+            "listen.host": "\(configuration.host)", "listen.port": "\(port)",
+            "broker": "\(configuration.redisURL == nil ? "embedded" : "redis")",
+        ])
+
+        try await withGracefulShutdownHandler {
+            try await withTaskCancellationHandler {
+                try await serverChannel.closeFuture.get()
+            } onCancel: {
+                serverChannel.close(promise: nil)
+            }
+        } onGracefulShutdown: {
+            self.drain(serverChannel: serverChannel, shards: loopShards, readiness: readiness)
+        }
+        for shard in loopShards {
+            try? await shard.eventLoop.submit { shard.value.stop() }.get()
+        }
+        try? await broker.shutdown().get()
+        logger.info("edge node stopped")
+    }
+
+    private func makeBroker() throws -> any EventBroker {
+        guard let url = configuration.redisURL else { return EmbeddedBroker(eventLoop: group.next()) }
+        let redis: RedisConfiguration
+        do {
+            redis = try RedisConfiguration(url: url)
+        } catch {
+            throw ConfigurationError.invalidRedisURL(String(describing: error))
+        }
+        return RedisEventBroker(configuration: redis, eventLoop: group.next(), linger: configuration.subscriptionLinger, logger: logger)
+    }
+
+    /// Readiness off, clients closed with 1012 in batches over half the drain timeout, then the
+    /// listener closes: as soon as every client is gone, or when the drain timeout runs out.
+    private func drain(serverChannel: Channel, shards: [NIOLoopBound<ConnectionShard>], readiness: NodeReadiness) {
+        readiness.beginDraining()
+        let batches = 10
+        let interval = TimeAmount.nanoseconds(configuration.drainTimeout.nanoseconds / 2 / Int64(batches))
+        logger.info("draining", metadata: ["connections": "\(readiness.openConnections)"])
+        for shard in shards {
+            shard.eventLoop.execute { shard.value.drain(batches: batches, interval: interval) }
+        }
+        let loop = serverChannel.eventLoop
+        let deadline = NIODeadline.now() + configuration.drainTimeout
+        @Sendable func check() {
+            if readiness.openConnections <= 0 || NIODeadline.now() >= deadline {
+                serverChannel.close(promise: nil)
+            } else {
+                loop.scheduleTask(in: .milliseconds(50)) { check() }
+            }
+        }
+        loop.execute { check() }
+    }
+}
+
+/// Builds each connection's pipeline: HTTP/1.1 with the WebSocket upgrader, whose decision runs
+/// the handshake checks, and the WebSocket handlers once upgraded.
+private struct UpgradeContext: Sendable {
+    let authenticator: HandshakeAuthenticator
+    let readiness: NodeReadiness
+    let fanOut: EventFanOut
+    let metrics: NodeMetrics
+    let logger: Logger
+    let configuration: EdgeNodeConfiguration
+    let serial: ManagedAtomic<UInt64>
+
+    func configure(channel: Channel, http: HTTPRequestHandler.Dependencies) throws {
+        let slot = NIOLoopBound(HandshakeSlot(), eventLoop: channel.eventLoop)
+        let httpHandler = HTTPRequestHandler(dependencies: http, slot: slot.value)
+        let boundHTTPHandler = NIOLoopBound(httpHandler, eventLoop: channel.eventLoop)
+        let upgrader = NIOWebSocketServerUpgrader(
+            maxFrameSize: configuration.maxClientMessageBytes,
+            automaticErrorHandling: true,
+            shouldUpgrade: { channel, head in self.shouldUpgrade(channel: channel, head: head, slot: slot) },
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeCompletedFuture { try self.upgraded(channel: channel, slot: slot) }
+            }
+        )
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withServerUpgrade: (
+                upgraders: [upgrader],
+                completionHandler: { context in
+                    context.pipeline.syncOperations.removeHandler(boundHTTPHandler.value, promise: nil)
+                }
+            )
+        )
+        try channel.pipeline.syncOperations.addHandler(httpHandler)
+    }
+
+    private func shouldUpgrade(channel: Channel, head: HTTPRequestHead, slot: NIOLoopBound<HandshakeSlot>) -> EventLoopFuture<HTTPHeaders?> {
+        if readiness.isDraining || !readiness.brokerReady {
+            metrics.handshakesRefused.increment()
+            slot.value.refusal = HTTPRefusal(
+                status: .serviceUnavailable, code: readiness.isDraining ? .draining : .unavailable,
+                message: readiness.isDraining ? "this node is draining: reconnect" : "the broker is unavailable: retry shortly")
+            return channel.eventLoop.makeSucceededFuture(nil)
+        }
+        let promise = channel.eventLoop.makePromise(of: HandshakeAuthenticator.Acceptance.self)
+        let authenticator = self.authenticator
+        promise.completeWithTask { try await authenticator.authenticate(head) }
+        let metrics = self.metrics
+        return promise.futureResult.map { acceptance -> HTTPHeaders? in
+            slot.value.acceptance = acceptance
+            var headers = HTTPHeaders()
+            if let subprotocol = acceptance.subprotocol { headers.add(name: "sec-websocket-protocol", value: subprotocol) }
+            return headers
+        }.recover { error -> HTTPHeaders? in
+            metrics.handshakesRefused.increment()
+            let refusal = (error as? AuthenticationError).map(HTTPRefusal.init)
+                ?? HTTPRefusal(status: .unauthorized, code: .unauthorized, message: "authentication failed")
+            slot.value.refusal = refusal
+            return nil
+        }
+    }
+
+    private func upgraded(channel: Channel, slot: NIOLoopBound<HandshakeSlot>) throws {
+        guard let acceptance = slot.value.acceptance, let shard = fanOut.shard(for: channel.eventLoop) else {
+            throw ChannelError.inappropriateOperationForState
+        }
+        let serial = self.serial.wrappingIncrementThenLoad(ordering: .relaxed)
+        let settings = WebSocketConnectionHandler.Settings(
+            connectionID: "\(configuration.nodeID)-\(serial)", nodeID: configuration.nodeID,
+            heartbeatSeconds: configuration.heartbeatSeconds, maxSubscriptions: configuration.maxSubscriptionsPerConnection,
+            messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst)
+        var connectionLogger = logger
+        connectionLogger[metadataKey: "connection.id"] = "\(settings.connectionID)"
+        try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
+            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
+            maxAccumulatedFrameSize: configuration.maxClientMessageBytes))
+        try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(
+            identity: acceptance.identity, settings: settings, shard: shard, metrics: metrics, logger: connectionLogger))
+    }
+}

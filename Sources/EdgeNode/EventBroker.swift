@@ -1,0 +1,35 @@
+import NIOCore
+
+/// Where events for accounts come from and go to: Redis pub/sub across nodes, or the embedded
+/// in-process broker for a single node. The edge node only sees this abstraction.
+public protocol EventBroker: Sendable {
+    /// Starts the broker. `deliver` receives every event of a retained account, in publish
+    /// order, one call at a time; `readinessChanged` reports whether publishes can flow.
+    func start(
+        deliver: @escaping @Sendable (_ account: String, _ payload: ByteBuffer) -> Void,
+        readinessChanged: @escaping @Sendable (_ ready: Bool) -> Void
+    )
+    /// Declares local interest in an account; the first retain subscribes.
+    func retain(account: String)
+    /// Drops one interest; the last release unsubscribes (possibly after a linger).
+    func release(account: String)
+    /// Publishes `payload` to every node's clients of `account`; succeeds with a receipt.
+    func publish(account: String, payload: ByteBuffer) -> EventLoopFuture<PublishReceipt>
+    /// True while publishes and deliveries can flow.
+    var isReady: Bool { get }
+    /// Stops the broker and releases its connections.
+    func shutdown() -> EventLoopFuture<Void>
+}
+
+/// What a publish reports back.
+public struct PublishReceipt: Sendable, Equatable {
+    /// Nodes (Redis subscribers) that received the event.
+    public var nodes: Int
+    /// The history offset; nil until history is enabled for the publish path.
+    public var offset: String?
+
+    public init(nodes: Int, offset: String? = nil) {
+        self.nodes = nodes
+        self.offset = offset
+    }
+}

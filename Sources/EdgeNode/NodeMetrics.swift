@@ -1,0 +1,40 @@
+import Prometheus
+
+/// The node's Prometheus metrics, created once with fixed names and no per-account labels,
+/// and served at `GET /metrics`.
+public final class NodeMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let connections: Gauge
+    let connectionsOpened: Counter
+    let handshakesRefused: Counter
+    let eventsReceived: Counter
+    let eventsDropped: Counter
+    let deliveries: Counter
+    let slowConsumerCloses: Counter
+    let idleCloses: Counter
+    let clientErrors: Counter
+    let publishes: Counter
+    let publishFailures: Counter
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        connections = registry.makeGauge(descriptor: .init(namespace: "herald", metricName: "connections", unitName: "count", helpText: "Open WebSocket connections on this node"))
+        connectionsOpened = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "connections_opened", unitName: "total", helpText: "WebSocket connections accepted"))
+        handshakesRefused = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "handshakes_refused", unitName: "total", helpText: "Upgrade requests refused (auth, origin, draining)"))
+        eventsReceived = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "events_received", unitName: "total", helpText: "Events received from the broker"))
+        eventsDropped = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "events_dropped", unitName: "total", helpText: "Broker events dropped because they were not JSON objects"))
+        deliveries = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "deliveries", unitName: "total", helpText: "Event frames written to clients"))
+        slowConsumerCloses = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "slow_consumer_closes", unitName: "total", helpText: "Clients closed with 4001 because their outbound buffer filled"))
+        idleCloses = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "idle_closes", unitName: "total", helpText: "Clients closed with 4000 after two silent heartbeats"))
+        clientErrors = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "client_errors", unitName: "total", helpText: "Error frames sent to clients"))
+        publishes = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "api_publishes", unitName: "total", helpText: "Events published through the HTTP API"))
+        publishFailures = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "api_publish_failures", unitName: "total", helpText: "HTTP API publishes that failed (broker unavailable)"))
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// A client-to-server message: `{"type": "...", "id"?: ..., ...}`.
+///
+/// Only the fields Herald acts on are decoded; unknown fields are ignored so clients can add
+/// their own metadata.
+public struct ClientMessage: Decodable, Sendable, Equatable {
+    /// The message type, e.g. `ping`, `subscribe`.
+    public var type: String
+    /// The client's correlation id, answered as `ref`.
+    public var id: MessageReference?
+    /// Sub-channel for `subscribe` / `unsubscribe`.
+    public var channel: String?
+    /// Conversation for `typing.start` / `typing.stop`.
+    public var conversationID: String?
+    /// Offset for `resume`.
+    public var since: String?
+
+    enum CodingKeys: String, CodingKey {
+        case type, id, channel, since
+        case conversationID = "conversation_id"
+    }
+
+    public init(type: String, id: MessageReference? = nil, channel: String? = nil, conversationID: String? = nil, since: String? = nil) {
+        self.type = type
+        self.id = id
+        self.channel = channel
+        self.conversationID = conversationID
+        self.since = since
+    }
+
+    /// The longest `type` accepted.
+    public static let maximumTypeLength = 64
+
+    /// Decodes a text frame. Returns nil for anything that is not a JSON object with a string `type`.
+    public static func decode(_ bytes: some Collection<UInt8>) -> ClientMessage? {
+        guard let message = try? JSONDecoder().decode(ClientMessage.self, from: Data(bytes)),
+            !message.type.isEmpty, message.type.utf8.count <= maximumTypeLength
+        else { return nil }
+        return message
+    }
+
+    /// The `id` of a message that failed to decode as a whole, so even a refusal can carry `ref`.
+    public static func reference(in bytes: some Collection<UInt8>) -> MessageReference? {
+        (try? JSONDecoder().decode(IdentifiedMessage.self, from: Data(bytes)))?.id
+    }
+}
+
+/// Just the `id` of a client message.
+private struct IdentifiedMessage: Decodable {
+    var id: MessageReference?
+}

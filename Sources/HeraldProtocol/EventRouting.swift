@@ -1,0 +1,29 @@
+import Foundation
+
+/// The targeting fields of a published event, read once per event per node.
+///
+/// An event with `user` goes only to that user's connections; with `channel`, only to
+/// connections subscribed to that sub-channel; with both, to that user's subscribed
+/// connections; with neither, to every connection of the account.
+public struct EventRouting: Decodable, Sendable, Equatable {
+    public var user: String?
+    public var channel: String?
+
+    public init(user: String? = nil, channel: String? = nil) {
+        self.user = user
+        self.channel = channel
+    }
+
+    enum CodingKeys: String, CodingKey { case user, channel }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        user = try container.decodeIfPresent(JSONValue.self, forKey: .user)?.identifierString
+        channel = try container.decodeIfPresent(JSONValue.self, forKey: .channel)?.identifierString
+    }
+
+    /// Reads the routing of a published payload; nil when the payload is not a JSON object.
+    public static func decode(_ payload: some Collection<UInt8>) -> EventRouting? {
+        try? JSONDecoder().decode(EventRouting.self, from: Data(payload))
+    }
+}

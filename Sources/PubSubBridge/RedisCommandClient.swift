@@ -1,0 +1,69 @@
+import Logging
+import NIOCore
+
+/// A command connection that reconnects in the background after it drops.
+///
+/// While disconnected, commands fail at once with ``RedisError/notConnected`` instead of queueing,
+/// so callers can answer "service unavailable" rather than pile up work.
+public final class RedisCommandClient: Sendable {
+    private let supervisor: RedisConnectionSupervisor
+
+    /// The event loop that owns the connection and completes the returned futures.
+    public var eventLoop: EventLoop {
+        self.supervisor.eventLoop
+    }
+
+    public init(configuration: RedisConfiguration, eventLoop: EventLoop, logger: Logger) {
+        self.supervisor = RedisConnectionSupervisor(
+            configuration: configuration,
+            eventLoop: eventLoop,
+            logger: logger,
+            role: "command"
+        )
+    }
+
+    /// Starts connecting in the background; returns immediately.
+    public func start() {
+        self.supervisor.start(onConnected: { _ in }, onDisconnected: {})
+    }
+
+    /// Whether a connection is open right now. Callable from any thread.
+    public var isConnected: Bool {
+        self.supervisor.connection != nil
+    }
+
+    /// Sends a command (name first) on the current connection.
+    ///
+    /// Fails with ``RedisError/notConnected`` while reconnecting, ``RedisError/shutDown`` after ``shutdown()``,
+    /// and ``RedisError/serverError(_:)`` for a Redis error reply.
+    public func send(_ arguments: [ByteBuffer]) -> EventLoopFuture<RESPValue> {
+        switch self.supervisor.availability {
+        case .connected(let connection):
+            return connection.send(arguments)
+        case .disconnected:
+            return self.eventLoop.makeFailedFuture(RedisError.notConnected)
+        case .shutDown:
+            return self.eventLoop.makeFailedFuture(RedisError.shutDown)
+        }
+    }
+
+    /// Sends a command given as text arguments, e.g. `send("GET", "key")`.
+    public func send(_ arguments: String...) -> EventLoopFuture<RESPValue> {
+        self.send(arguments.map { ByteBuffer(string: $0) })
+    }
+
+    /// Publishes `message` on `channel`; returns how many subscribers (connections, cluster-wide) received it.
+    public func publish(channel: String, message: ByteBuffer) -> EventLoopFuture<Int64> {
+        self.send([ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), message]).flatMapThrowing { reply in
+            guard case .integer(let receivers) = reply else {
+                throw RedisError.protocolError("PUBLISH answered \(reply) instead of an integer")
+            }
+            return receivers
+        }
+    }
+
+    /// Stops reconnecting and closes the connection; commands in flight fail with ``RedisError/connectionClosed``.
+    public func shutdown() -> EventLoopFuture<Void> {
+        self.supervisor.shutdown()
+    }
+}

@@ -1,0 +1,147 @@
+import NIOCore
+
+/// Where and how to connect to Redis.
+public struct RedisConfiguration: Sendable, Equatable {
+    /// Host name or IP address of the Redis server.
+    public var host: String
+    /// TCP port of the Redis server.
+    public var port: Int
+    /// ACL user for `AUTH`; `nil` authenticates as the default user.
+    public var username: String?
+    /// Password for `AUTH`; `nil` skips authentication.
+    public var password: String?
+    /// Database selected with `SELECT` after connecting.
+    public var database: Int
+    /// How long connecting, authenticating and selecting the database may take together.
+    public var connectTimeout: TimeAmount
+    /// Delays between reconnect attempts after a connection drops.
+    public var reconnectBackoff: ReconnectBackoff
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 6379,
+        username: String? = nil,
+        password: String? = nil,
+        database: Int = 0
+    ) {
+        self.host = host
+        self.port = port
+        self.username = username
+        self.password = password
+        self.database = database
+        self.connectTimeout = .seconds(5)
+        self.reconnectBackoff = .standard
+    }
+
+    /// Parses `redis://[user:password@]host[:port][/database]`.
+    ///
+    /// User and password are percent-decoded; `rediss://` (TLS) is rejected because this client speaks plain TCP only.
+    public init(url: String) throws {
+        self.init()
+        let schemeSeparator = "://"
+        guard let schemeEnd = url.firstRange(of: schemeSeparator) else {
+            throw RedisConfigurationError(.invalidScheme, "missing 'redis://' prefix")
+        }
+        let scheme = url[..<schemeEnd.lowerBound].lowercased()
+        switch scheme {
+        case "redis":
+            break
+        case "rediss":
+            throw RedisConfigurationError(.tlsNotSupported, "rediss:// (TLS) is not supported; use redis:// or a TLS-terminating proxy")
+        default:
+            throw RedisConfigurationError(.invalidScheme, "scheme '\(scheme)' is not supported; use redis://")
+        }
+
+        let remainder = url[schemeEnd.upperBound...]
+        if remainder.contains("?") || remainder.contains("#") {
+            throw RedisConfigurationError(.unsupportedQuery, "query parameters and fragments are not supported")
+        }
+        let authorityEnd = remainder.firstIndex(of: "/") ?? remainder.endIndex
+        var authority = remainder[..<authorityEnd]
+        let path = remainder[authorityEnd...]
+
+        if let at = authority.lastIndex(of: "@") {
+            let userInfo = authority[..<at]
+            authority = authority[authority.index(after: at)...]
+            if let colon = userInfo.firstIndex(of: ":") {
+                let user = try Self.percentDecoded(userInfo[..<colon], part: "user")
+                self.username = user.isEmpty ? nil : user
+                self.password = try Self.percentDecoded(userInfo[userInfo.index(after: colon)...], part: "password")
+            } else {
+                let user = try Self.percentDecoded(userInfo, part: "user")
+                self.username = user.isEmpty ? nil : user
+            }
+        }
+
+        let portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else {
+                throw RedisConfigurationError(.invalidHost, "IPv6 host '\(authority)' is missing its closing ']'")
+            }
+            self.host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let afterHost = authority[authority.index(after: close)...]
+            if afterHost.isEmpty {
+                portText = nil
+            } else if afterHost.hasPrefix(":") {
+                portText = afterHost.dropFirst()
+            } else {
+                throw RedisConfigurationError(.invalidHost, "unexpected '\(afterHost)' after IPv6 host")
+            }
+        } else if let colon = authority.firstIndex(of: ":") {
+            self.host = String(authority[..<colon])
+            portText = authority[authority.index(after: colon)...]
+        } else {
+            self.host = String(authority)
+            portText = nil
+        }
+        guard !self.host.isEmpty else {
+            throw RedisConfigurationError(.missingHost, "no host given")
+        }
+
+        if let portText {
+            guard let port = Self.decimal(portText), (1...65_535).contains(port) else {
+                throw RedisConfigurationError(.invalidPort, "port '\(portText)' is not a number from 1 to 65535")
+            }
+            self.port = port
+        }
+
+        let databaseText = path.dropFirst()
+        if !databaseText.isEmpty {
+            guard let database = Self.decimal(databaseText) else {
+                throw RedisConfigurationError(.invalidDatabase, "database '\(databaseText)' is not a non-negative number")
+            }
+            self.database = database
+        }
+    }
+
+    private static func decimal(_ text: Substring) -> Int? {
+        guard !text.isEmpty, text.count <= 9, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(text)
+    }
+
+    private static func percentDecoded(_ text: Substring, part: String) throws -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = iterator.next().flatMap(Self.hexValue), let low = iterator.next().flatMap(Self.hexValue) else {
+                throw RedisConfigurationError(.invalidPercentEncoding, "the \(part) has a '%' that is not followed by two hex digits")
+            }
+            bytes.append(high << 4 | low)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}

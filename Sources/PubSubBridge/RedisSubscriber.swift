@@ -1,0 +1,184 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The node's one pub/sub connection, with reference-counted interest per channel.
+///
+/// `retain` of an unused channel sends SUBSCRIBE; `release` of its last reference sends UNSUBSCRIBE
+/// after `linger`, unless the channel is retained again meanwhile. When the connection drops, the
+/// subscriber keeps its interest, reconnects with backoff and subscribes again to every channel it
+/// still needs, in batches.
+///
+/// `onMessage` and `onConnectionStateChange` run on `eventLoop`, messages in the order Redis sent them.
+/// Every `message` Redis pushes is delivered, including ones for a channel whose UNSUBSCRIBE is in flight.
+public final class RedisSubscriber: Sendable {
+    /// The event loop that owns the connection and runs the callbacks.
+    public let eventLoop: EventLoop
+    private let supervisor: RedisConnectionSupervisor
+    private let stateMachine: NIOLoopBoundBox<SubscriptionStateMachine>
+    private let linger: TimeAmount
+    private let logger: Logger
+    private let onMessage: @Sendable (_ channel: String, _ payload: ByteBuffer) -> Void
+    private let onConnectionStateChange: @Sendable (_ connected: Bool) -> Void
+    private let connectedBox = NIOLockedValueBox(false)
+    private let subscribedBox = NIOLockedValueBox(Set<String>())
+
+    /// - Parameters:
+    ///   - linger: How long a channel stays subscribed after its last `release`, so churn costs no commands.
+    ///   - onMessage: Called for every published message, on `eventLoop`, in Redis's order.
+    ///   - onConnectionStateChange: Called on `eventLoop` with `true` once connected and resubscribed,
+    ///     and with `false` when that connection is lost or the subscriber shuts down.
+    public init(
+        configuration: RedisConfiguration,
+        eventLoop: EventLoop,
+        logger: Logger,
+        linger: TimeAmount = .seconds(2),
+        onMessage: @escaping @Sendable (_ channel: String, _ payload: ByteBuffer) -> Void,
+        onConnectionStateChange: @escaping @Sendable (_ connected: Bool) -> Void = { _ in }
+    ) {
+        self.eventLoop = eventLoop
+        self.supervisor = RedisConnectionSupervisor(
+            configuration: configuration,
+            eventLoop: eventLoop,
+            logger: logger,
+            role: "subscriber"
+        )
+        self.stateMachine = .makeBoxSendingValue(SubscriptionStateMachine(), eventLoop: eventLoop)
+        self.linger = linger
+        var logger = logger
+        logger[metadataKey: "redis.host"] = "\(configuration.host)"
+        logger[metadataKey: "redis.port"] = "\(configuration.port)"
+        self.logger = logger
+        self.onMessage = onMessage
+        self.onConnectionStateChange = onConnectionStateChange
+    }
+
+    /// Starts connecting in the background; returns immediately.
+    public func start() {
+        self.supervisor.start(
+            onConnected: { connection in self.connected(connection) },
+            onDisconnected: { self.disconnected() }
+        )
+    }
+
+    /// Adds a reference to `channel`, subscribing if it is the first. Callable from any thread.
+    public func retain(channel: String) {
+        self.onLoop {
+            self.perform(self.stateMachine.value.retain(channel: channel))
+        }
+    }
+
+    /// Drops a reference to `channel`; the last one unsubscribes after the linger time. Callable from any thread.
+    public func release(channel: String) {
+        self.onLoop {
+            self.perform(self.stateMachine.value.release(channel: channel))
+        }
+    }
+
+    /// Whether the connection is up and every retained channel has been subscribed since it came up.
+    public var isConnected: Bool {
+        self.connectedBox.withLockedValue { $0 }
+    }
+
+    /// The channels Redis has confirmed for this connection right now.
+    public var subscribedChannels: Set<String> {
+        self.subscribedBox.withLockedValue { $0 }
+    }
+
+    /// Stops reconnecting and closes the connection; no callbacks run after the returned future completes.
+    public func shutdown() -> EventLoopFuture<Void> {
+        self.eventLoop.flatSubmit {
+            let wasConnected = self.stateMachine.value.shutdown()
+            self.resetSnapshot()
+            if wasConnected {
+                self.onConnectionStateChange(false)
+            }
+            return self.supervisor.shutdown()
+        }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if self.eventLoop.inEventLoop {
+            body()
+        } else {
+            self.eventLoop.execute(body)
+        }
+    }
+
+    private func connected(_ connection: RedisConnection) {
+        connection.setPushHandler { [weak self] push in
+            self?.received(push)
+        }
+        self.perform(self.stateMachine.value.connected())
+    }
+
+    private func disconnected() {
+        let wasConnected = self.stateMachine.value.disconnected()
+        self.resetSnapshot()
+        if wasConnected {
+            self.onConnectionStateChange(false)
+        }
+    }
+
+    private func received(_ value: RESPValue) {
+        guard let push = RedisPubSubPush(value) else {
+            self.logger.warning("Unexpected reply on the Redis subscriber connection", metadata: ["redis.reply": "\(value)"])
+            return
+        }
+        switch push {
+        case .message(let channel, let payload):
+            self.onMessage(channel, payload)
+        case .subscribed(let channel, _):
+            self.subscribedBox.withLockedValue { _ = $0.insert(channel) }
+            self.perform(self.stateMachine.value.subscribeConfirmed(channel: channel))
+        case .unsubscribed(let channel, _):
+            if let channel {
+                self.subscribedBox.withLockedValue { _ = $0.remove(channel) }
+                self.stateMachine.value.unsubscribeConfirmed(channel: channel)
+            }
+        case .pong:
+            break
+        }
+    }
+
+    private func perform(_ action: SubscriptionStateMachine.Action) {
+        self.eventLoop.preconditionInEventLoop()
+        switch action {
+        case .none:
+            break
+        case .subscribe(let channels):
+            self.send("SUBSCRIBE", channels)
+        case .unsubscribe(let channels):
+            self.send("UNSUBSCRIBE", channels)
+        case .resubscribe(let batches):
+            self.logger.info(
+                "Subscribing to Redis channels",
+                metadata: ["redis.channels": "\(batches.reduce(0) { $0 + $1.count })", "redis.commands": "\(batches.count)"]
+            )
+            for batch in batches {
+                self.send("SUBSCRIBE", batch)
+            }
+        case .scheduleUnsubscribe(let channel, let token):
+            self.eventLoop.scheduleTask(in: self.linger) {
+                self.perform(self.stateMachine.value.lingerExpired(channel: channel, token: token))
+            }
+        case .reportConnected:
+            self.connectedBox.withLockedValue { $0 = true }
+            self.logger.info("Redis subscriber ready", metadata: ["redis.channels": "\(self.stateMachine.value.confirmed.count)"])
+            self.onConnectionStateChange(true)
+        }
+    }
+
+    private func send(_ command: String, _ channels: [String]) {
+        guard let connection = self.supervisor.connection else { return }
+        var arguments = [ByteBuffer(string: command)]
+        arguments.reserveCapacity(channels.count + 1)
+        arguments.append(contentsOf: channels.lazy.map { ByteBuffer(string: $0) })
+        connection.sendSubscriptionCommand(arguments)
+    }
+
+    private func resetSnapshot() {
+        self.connectedBox.withLockedValue { $0 = false }
+        self.subscribedBox.withLockedValue { $0.removeAll() }
+    }
+}

@@ -1,0 +1,158 @@
+/// The subscriber's bookkeeping, without I/O: reference-counted interest per channel, what has been
+/// requested from Redis on the current connection, and what Redis has confirmed.
+///
+/// Each event returns the action the caller must carry out. Releasing the last reference does not
+/// unsubscribe at once: the caller schedules ``lingerExpired(channel:token:)``, and a retain in the
+/// meantime invalidates the token, so a channel that flaps between 0 and 1 users costs no commands.
+struct SubscriptionStateMachine {
+    private struct Interest {
+        var references: Int
+        /// Set while the channel has no references and waits for its linger to expire.
+        var lingerToken: UInt64?
+    }
+
+    private enum ConnectionState: Equatable {
+        case disconnected
+        /// Connected; waiting for Redis to confirm the channels of the resubscribe batch.
+        case resubscribing(awaiting: Set<String>)
+        case ready
+        case shutDown
+    }
+
+    enum Action: Equatable {
+        case none
+        /// Send one SUBSCRIBE with these channels.
+        case subscribe([String])
+        /// Send one UNSUBSCRIBE with these channels.
+        case unsubscribe([String])
+        /// Call ``lingerExpired(channel:token:)`` with this token after the linger time.
+        case scheduleUnsubscribe(channel: String, token: UInt64)
+        /// Send one SUBSCRIBE per batch, after (re)connecting.
+        case resubscribe([[String]])
+        /// Every needed channel is subscribed: report the subscriber as connected.
+        case reportConnected
+    }
+
+    /// The most channels put into one SUBSCRIBE command.
+    let batchSize: Int
+    private var interest: [String: Interest] = [:]
+    /// Channels with a SUBSCRIBE and no later UNSUBSCRIBE sent on the current connection.
+    private var requested: Set<String> = []
+    /// Channels Redis confirmed with a `subscribe` push and has not since reported unsubscribed.
+    private(set) var confirmed: Set<String> = []
+    private var connection: ConnectionState = .disconnected
+    private var lastToken: UInt64 = 0
+
+    init(batchSize: Int = 1000) {
+        precondition(batchSize > 0, "batchSize must be positive")
+        self.batchSize = batchSize
+    }
+
+    /// Channels with at least one reference, or lingering before their UNSUBSCRIBE.
+    var interestedChannels: Set<String> {
+        Set(self.interest.keys)
+    }
+
+    /// The number of references to `channel`.
+    func references(to channel: String) -> Int {
+        self.interest[channel]?.references ?? 0
+    }
+
+    /// Connected and every needed channel confirmed once.
+    var isReady: Bool {
+        self.connection == .ready
+    }
+
+    mutating func retain(channel: String) -> Action {
+        guard self.connection != .shutDown else { return .none }
+        var entry = self.interest[channel] ?? Interest(references: 0)
+        entry.references += 1
+        entry.lingerToken = nil
+        self.interest[channel] = entry
+        switch self.connection {
+        case .resubscribing, .ready:
+            return self.requested.insert(channel).inserted ? .subscribe([channel]) : .none
+        case .disconnected, .shutDown:
+            return .none
+        }
+    }
+
+    /// Drops one reference; an unbalanced release (no references) is ignored.
+    mutating func release(channel: String) -> Action {
+        guard self.connection != .shutDown, var entry = self.interest[channel], entry.references > 0 else {
+            return .none
+        }
+        entry.references -= 1
+        if entry.references == 0 {
+            self.lastToken += 1
+            entry.lingerToken = self.lastToken
+        }
+        self.interest[channel] = entry
+        if let token = entry.lingerToken {
+            return .scheduleUnsubscribe(channel: channel, token: token)
+        }
+        return .none
+    }
+
+    mutating func lingerExpired(channel: String, token: UInt64) -> Action {
+        guard let entry = self.interest[channel], entry.references == 0, entry.lingerToken == token else {
+            return .none
+        }
+        self.interest[channel] = nil
+        return self.requested.remove(channel) != nil ? .unsubscribe([channel]) : .none
+    }
+
+    /// A new connection is up: subscribe to everything still needed.
+    mutating func connected() -> Action {
+        guard self.connection == .disconnected else { return .none }
+        self.requested = Set(self.interest.keys)
+        self.confirmed = []
+        if self.requested.isEmpty {
+            self.connection = .ready
+            return .reportConnected
+        }
+        self.connection = .resubscribing(awaiting: self.requested)
+        let channels = self.requested.sorted()
+        let batches = stride(from: 0, to: channels.count, by: self.batchSize).map {
+            Array(channels[$0..<min($0 + self.batchSize, channels.count)])
+        }
+        return .resubscribe(batches)
+    }
+
+    /// The connection dropped. Returns whether the subscriber had been reported connected.
+    mutating func disconnected() -> Bool {
+        let wasReady = self.connection == .ready
+        if self.connection != .shutDown {
+            self.connection = .disconnected
+        }
+        self.requested = []
+        self.confirmed = []
+        return wasReady
+    }
+
+    mutating func subscribeConfirmed(channel: String) -> Action {
+        self.confirmed.insert(channel)
+        guard case .resubscribing(var awaiting) = self.connection else { return .none }
+        awaiting.remove(channel)
+        if awaiting.isEmpty {
+            self.connection = .ready
+            return .reportConnected
+        }
+        self.connection = .resubscribing(awaiting: awaiting)
+        return .none
+    }
+
+    mutating func unsubscribeConfirmed(channel: String) {
+        self.confirmed.remove(channel)
+    }
+
+    /// Stops all activity. Returns whether the subscriber had been reported connected.
+    mutating func shutdown() -> Bool {
+        let wasReady = self.connection == .ready
+        self.connection = .shutDown
+        self.interest = [:]
+        self.requested = []
+        self.confirmed = []
+        return wasReady
+    }
+}

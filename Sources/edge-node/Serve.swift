@@ -1,0 +1,126 @@
+import ArgumentParser
+import EdgeNode
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Reads `HERALD_<name>` from the environment.
+func environment(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment["HERALD_\(name)"].flatMap { $0.isEmpty ? nil : $0 }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run an edge node (the default command).")
+
+    @Option(help: "host:port to listen on. [HERALD_LISTEN]")
+    var listen: String = environment("LISTEN") ?? "0.0.0.0:8080"
+
+    @Option(help: "redis://[user:pass@]host:port/db; unset runs the embedded single-node broker. [HERALD_REDIS_URL]")
+    var redisURL: String = environment("REDIS_URL") ?? ""
+
+    @Option(help: "Node id in logs, frames and Redis; default hostname-pid. [HERALD_NODE_ID]")
+    var nodeID: String = environment("NODE_ID") ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+
+    @Option(help: "HS256 secret for client tokens. [HERALD_JWT_SECRET]")
+    var jwtSecret: String = environment("JWT_SECRET") ?? ""
+
+    @Option(help: "PEM file with the RS256 or ES256 public key for client tokens. [HERALD_JWT_PUBLIC_KEY]")
+    var jwtPublicKey: String = environment("JWT_PUBLIC_KEY") ?? ""
+
+    @Option(help: "JWKS file (RS256/ES256 keys chosen by kid). [HERALD_JWKS_FILE]")
+    var jwksFile: String = environment("JWKS_FILE") ?? ""
+
+    @Option(help: "Token claim holding the account id. [HERALD_JWT_ACCOUNT_CLAIM]")
+    var jwtAccountClaim: String = environment("JWT_ACCOUNT_CLAIM") ?? "account"
+
+    @Option(help: "Comma-separated keys for the HTTP API; empty disables it. [HERALD_API_KEYS]")
+    var apiKeys: String = environment("API_KEYS") ?? ""
+
+    @Option(help: "Comma-separated Origins allowed to open WebSockets; unset allows any. [HERALD_ALLOWED_ORIGINS]")
+    var allowedOrigins: String = environment("ALLOWED_ORIGINS") ?? ""
+
+    @Option(help: "Seconds between client pings; two silent heartbeats close a connection. [HERALD_HEARTBEAT_SECONDS]")
+    var heartbeatSeconds: Int = environment("HEARTBEAT_SECONDS").flatMap(Int.init) ?? 30
+
+    @Option(help: "Bytes queued for one client before it is closed as a slow consumer (4001). [HERALD_OUTBOUND_BUFFER_BYTES]")
+    var outboundBufferBytes: Int = environment("OUTBOUND_BUFFER_BYTES").flatMap(Int.init) ?? 1 << 20
+
+    @Option(help: "Largest client message or frame; larger ones close with 1009. [HERALD_MAX_MESSAGE_BYTES]")
+    var maxMessageBytes: Int = environment("MAX_MESSAGE_BYTES").flatMap(Int.init) ?? 64 * 1024
+
+    @Option(help: "Largest HTTP API request body (413 above). [HERALD_MAX_REQUEST_BYTES]")
+    var maxRequestBytes: Int = environment("MAX_REQUEST_BYTES").flatMap(Int.init) ?? 1 << 20
+
+    @Option(help: "Sustained client messages per second per connection. [HERALD_CLIENT_RATE]")
+    var clientRate: Int = environment("CLIENT_RATE").flatMap(Int.init) ?? 20
+
+    @Option(help: "Client message burst above the rate; a longer flood closes with 1008. [HERALD_CLIENT_BURST]")
+    var clientBurst: Int = environment("CLIENT_BURST").flatMap(Int.init) ?? 40
+
+    @Option(help: "Sub-channels one connection may join. [HERALD_MAX_SUBSCRIPTIONS]")
+    var maxSubscriptions: Int = environment("MAX_SUBSCRIPTIONS").flatMap(Int.init) ?? 64
+
+    @Option(help: "Seconds a client has to send a complete HTTP request (408 / close after). [HERALD_HANDSHAKE_TIMEOUT_SECONDS]")
+    var handshakeTimeoutSeconds: Int = environment("HANDSHAKE_TIMEOUT_SECONDS").flatMap(Int.init) ?? 10
+
+    @Option(help: "Milliseconds a Redis subscription outlives the account's last local client. [HERALD_SUBSCRIPTION_LINGER_MS]")
+    var subscriptionLingerMs: Int = environment("SUBSCRIPTION_LINGER_MS").flatMap(Int.init) ?? 2000
+
+    @Option(help: "Seconds a SIGTERM drain may take; clients get 1012 spread over half of it. [HERALD_DRAIN_SECONDS]")
+    var drainSeconds: Int = environment("DRAIN_SECONDS").flatMap(Int.init) ?? 10
+
+    @Option(help: "Event loop threads; default one per core. [HERALD_EVENT_LOOPS]")
+    var eventLoops: Int = environment("EVENT_LOOPS").flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. [HERALD_LOG_LEVEL]")
+    var logLevel: String = environment("LOG_LEVEL") ?? "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "herald.edge-node")
+        let configuration = try makeConfiguration()
+        let node = EdgeNodeServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: node, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+
+    func makeConfiguration() throws -> EdgeNodeConfiguration {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError(ConfigurationError.invalidListenAddress(listen).description)
+        }
+        let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        let authentication = AuthenticationConfiguration(
+            hmacSecret: jwtSecret.nonEmpty,
+            publicKeyPEM: try jwtPublicKey.nonEmpty.map { try String(contentsOfFile: $0, encoding: .utf8) },
+            jwksJSON: try jwksFile.nonEmpty.map { try String(contentsOfFile: $0, encoding: .utf8) },
+            accountClaim: jwtAccountClaim)
+        let origins = allowedOrigins.nonEmpty.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) }
+        return EdgeNodeConfiguration(
+            host: host.isEmpty ? "0.0.0.0" : host, port: port, nodeID: nodeID, redisURL: redisURL.nonEmpty,
+            authentication: authentication,
+            apiKeys: apiKeys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            allowedOrigins: origins, heartbeatSeconds: heartbeatSeconds, outboundBufferBytes: outboundBufferBytes,
+            maxClientMessageBytes: maxMessageBytes, maxRequestBodyBytes: maxRequestBytes,
+            clientMessagesPerSecond: clientRate, clientMessageBurst: clientBurst,
+            maxSubscriptionsPerConnection: maxSubscriptions,
+            handshakeTimeout: .seconds(Int64(handshakeTimeoutSeconds)),
+            subscriptionLinger: .milliseconds(Int64(subscriptionLingerMs)),
+            drainTimeout: .seconds(Int64(drainSeconds)), eventLoopCount: eventLoops)
+    }
+}
+
+extension String {
+    /// nil for the empty string, which options use for "not set".
+    var nonEmpty: String? { isEmpty ? nil : self }
+}

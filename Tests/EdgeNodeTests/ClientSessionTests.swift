@@ -1,0 +1,79 @@
+@testable import EdgeNode
+import HeraldProtocol
+import NIOCore
+import Testing
+
+@Suite("ClientSession state machine")
+struct ClientSessionTests {
+    let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    func session(channels: Set<String> = ["inbox"], rate: Int = 100, burst: Int = 100) -> ClientSession {
+        ClientSession(
+            identity: ClientIdentity(user: "alice", account: "42", channels: channels),
+            maxSubscriptions: 2, messagesPerSecond: rate, burst: burst, now: start)
+    }
+
+    @Test func pingForms() {
+        var session = session()
+        #expect(session.receive(text: Array("ping".utf8), now: start) == [.sendBareText("pong")])
+        #expect(session.receive(text: Array(#"{"type":"ping","id":"a"}"#.utf8), now: start) == [.send(.pong(ref: .string("a")))])
+    }
+
+    @Test func subscribeRules() {
+        var session = session(channels: ["inbox", "kpi", "extra"])
+        #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"inbox","id":1}"#.utf8), now: start)
+            == [.subscribe(channel: "inbox"), .send(.ack(ref: .integer(1)))])
+        // Repeating is idempotent.
+        #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"inbox"}"#.utf8), now: start) == [])
+        #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"kpi"}"#.utf8), now: start) == [.subscribe(channel: "kpi")])
+        // Over the per-connection maximum of 2.
+        let over = session.receive(text: Array(#"{"type":"subscribe","channel":"extra"}"#.utf8), now: start)
+        guard case .send(.error(code: .tooManySubscriptions, _, _))? = over.first else {
+            Issue.record("expected too_many_subscriptions, got \(over)")
+            return
+        }
+        let forbidden = session.receive(text: Array(#"{"type":"subscribe","channel":"secret","id":"x"}"#.utf8), now: start)
+        guard case .send(.error(code: .channelForbidden, _, ref: .string("x")))? = forbidden.first else {
+            Issue.record("expected channel_forbidden, got \(forbidden)")
+            return
+        }
+        #expect(session.receive(text: Array(#"{"type":"unsubscribe","channel":"inbox"}"#.utf8), now: start) == [.unsubscribe(channel: "inbox")])
+        #expect(session.subscriptions == ["kpi"])
+    }
+
+    @Test func wildcardChannels() {
+        var session = session(channels: ["*"])
+        #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"anything"}"#.utf8), now: start) == [.subscribe(channel: "anything")])
+    }
+
+    @Test func malformedInputs() {
+        var session = session()
+        for text in ["", "{", "[]", "42", #"{"type":5}"#, #"{"type":""}"#, "\u{FF}\u{FE}", #"{"type":"\#(String(repeating: "t", count: 65))"}"#] {
+            let actions = session.receive(text: Array(text.utf8), now: start)
+            guard case .send(.error(code: .malformedMessage, _, _))? = actions.first else {
+                Issue.record("\(text) gave \(actions)")
+                continue
+            }
+        }
+        let invalidUTF8: [UInt8] = [0x7B, 0xFF, 0x7D]
+        guard case .send(.error(code: .malformedMessage, _, _))? = session.receive(text: invalidUTF8, now: start).first else {
+            Issue.record("invalid UTF-8 accepted")
+            return
+        }
+    }
+
+    @Test func floodControlWithInjectedClock() {
+        var session = session(rate: 2, burst: 2)
+        let ping = Array(#"{"type":"ping"}"#.utf8)
+        #expect(session.receive(text: ping, now: start) == [.send(.pong(ref: nil))])
+        #expect(session.receive(text: ping, now: start) == [.send(.pong(ref: nil))])
+        #expect(session.receive(text: ping, now: start) == [.send(.error(code: .rateLimited, message: "too many messages: slow down", ref: nil))])
+        #expect(session.receive(text: ping, now: start) == [])
+        #expect(session.receive(text: ping, now: start) == [.close(.policyViolation, reason: "message flood")])
+        // After a second, tokens are back.
+        var rested = self.session(rate: 2, burst: 2)
+        _ = rested.receive(text: ping, now: start)
+        _ = rested.receive(text: ping, now: start)
+        #expect(rested.receive(text: ping, now: start + .seconds(1)) == [.send(.pong(ref: nil))])
+    }
+}

@@ -1,0 +1,132 @@
+import EdgeNode
+import Foundation
+import HeraldTestSupport
+import Logging
+import NIOCore
+import NIOPosix
+import PubSubBridge
+import ServiceLifecycle
+
+/// Shared secrets and helpers for the edge node tests.
+enum Fixture {
+    static let secret = "test-secret-0123456789-0123456789"
+    static let apiKey = "test-api-key"
+
+    static func token(account: String = "42", user: String = "alice", channels: [String] = [], lifetime: TimeInterval = 600) async throws -> String {
+        try await DevelopmentToken.mint(secret: secret, account: account, user: user, channels: channels, lifetime: lifetime)
+    }
+
+    static func configuration(redisURL: String?) -> EdgeNodeConfiguration {
+        EdgeNodeConfiguration(
+            host: "127.0.0.1", port: 0, nodeID: "node-\(UUID().uuidString.prefix(6))", redisURL: redisURL,
+            authentication: AuthenticationConfiguration(hmacSecret: secret),
+            apiKeys: [apiKey], subscriptionLinger: .milliseconds(200), drainTimeout: .seconds(2), eventLoopCount: 2)
+    }
+}
+
+/// One edge node running as a service on a free port, stopped with a graceful shutdown.
+final class RunningNode: Sendable {
+    let server: EdgeNodeServer
+    let port: Int
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    private init(server: EdgeNodeServer, port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.server = server
+        self.port = port
+        self.group = group
+        self.task = task
+    }
+
+    static func start(redisURL: String? = nil, _ customize: (inout EdgeNodeConfiguration) -> Void = { _ in }) async throws -> RunningNode {
+        var configuration = Fixture.configuration(redisURL: redisURL)
+        customize(&configuration)
+        var logger = Logger(label: "test.edge-node")
+        logger.logLevel = ProcessInfo.processInfo.environment["HERALD_TEST_LOG"] == nil ? .critical : .debug
+        let server = EdgeNodeServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(services: [server], logger: logger)
+        let task = Task { try await group.run() }
+        let port = try await server.listeningPort()
+        let node = RunningNode(server: server, port: port, group: group, task: task)
+        try await node.waitUntilReady()
+        return node
+    }
+
+    /// Polls `/readyz` until it answers 200 (bounded).
+    func waitUntilReady(timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let response = try? await TestHTTPClient.request(.GET, port: port, path: "/readyz"), response.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw TestFailure("node on port \(port) not ready within \(timeout)")
+    }
+
+    func connect(token: String, path: String? = nil, headers: [(String, String)] = [], receiveBufferSize: Int? = nil) async throws -> TestWebSocketClient {
+        let client = try await TestWebSocketClient.connect(
+            port: port, path: path ?? "/ws?token=\(token)", headers: headers, receiveBufferSize: receiveBufferSize)
+        let connected = try await client.receiveJSON()
+        guard connected["type"] as? String == "connected" else { throw TestFailure("first frame was \(connected)") }
+        return client
+    }
+
+    func publish(_ json: String, key: String = Fixture.apiKey) async throws -> TestHTTPClient.Response {
+        try await TestHTTPClient.request(
+            .POST, port: port, path: "/api/v1/publish",
+            headers: [("authorization", "Bearer \(key)"), ("content-type", "application/json")], body: json)
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A raw Redis connection for tests: PUBLISH like `redis-cli` does, and PUBSUB queries.
+struct RedisProbe {
+    let connection: RedisConnection
+
+    static func connect(_ redis: RedisServerProcess) async throws -> RedisProbe {
+        let configuration = try RedisConfiguration(url: redis.url)
+        var logger = Logger(label: "test.redis")
+        logger.logLevel = .critical
+        return RedisProbe(connection: try await RedisConnection.connect(
+            configuration: configuration, eventLoop: MultiThreadedEventLoopGroup.singleton.next(), logger: logger).get())
+    }
+
+    func publish(account: String, _ json: String) async throws -> Int64 {
+        let reply = try await connection.send("PUBLISH", "herald:{\(account)}", json).get()
+        guard case .integer(let receivers) = reply else { throw TestFailure("PUBLISH answered \(reply)") }
+        return receivers
+    }
+
+    func subscriberCount(account: String) async throws -> Int64 {
+        let reply = try await connection.send("PUBSUB", "NUMSUB", "herald:{\(account)}").get()
+        guard case .array(let items) = reply, items.count == 2, case .integer(let count) = items[1] else { return 0 }
+        return count
+    }
+
+    /// Waits until `count` nodes subscribe to the account's channel (bounded).
+    func waitForSubscribers(account: String, count: Int64, timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await subscriberCount(account: account) == count { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestFailure("herald:{\(account)} never reached \(count) subscribers")
+    }
+
+    func close() async { _ = try? await connection.close().get() }
+}
+
+extension TestWebSocketClient {
+    /// Text messages received until the connection goes quiet, parsed as JSON objects.
+    func drainJSON(quiet: Duration = .milliseconds(300)) async -> [[String: Any]] {
+        await drain(quiet: quiet).compactMap(\.json)
+    }
+}

@@ -1,0 +1,40 @@
+@testable import EdgeNode
+import Foundation
+import HeraldProtocol
+import Testing
+
+@Suite("Token verification")
+struct TokenVerifierTests {
+    let secret = String(repeating: "k", count: 32)
+
+    @Test func refusesShortSecrets() async {
+        await #expect(throws: ConfigurationError.self) { try await TokenVerifier(AuthenticationConfiguration(hmacSecret: "short")) }
+    }
+
+    @Test func claimsAndClock() async throws {
+        let verifier = try await TokenVerifier(AuthenticationConfiguration(hmacSecret: secret, accountClaim: "tenant"))
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let token = try await DevelopmentToken.mint(
+            secret: secret, account: "acme", user: "u1", accountClaim: "tenant", channels: ["inbox"],
+            info: .object(["name": .string("Ada")]), lifetime: 60, now: now)
+        let identity = try await verifier.verify(token, now: now)
+        #expect(identity == ClientIdentity(user: "u1", account: "acme", channels: ["inbox"], info: .object(["name": .string("Ada")])))
+        await #expect(throws: AuthenticationError.expired) { try await verifier.verify(token, now: now.addingTimeInterval(61)) }
+        // The default claim name is absent from this token.
+        let defaultVerifier = try await TokenVerifier(AuthenticationConfiguration(hmacSecret: secret))
+        await #expect(throws: AuthenticationError.missingClaim("account")) { try await defaultVerifier.verify(token, now: now) }
+    }
+
+    @Test func refusesUnconfiguredAlgorithms() async throws {
+        let verifier = try await TokenVerifier(AuthenticationConfiguration(hmacSecret: secret))
+        #expect(verifier.acceptedAlgorithms == ["HS256"])
+        await #expect(throws: AuthenticationError.algorithmRefused("none")) {
+            try await verifier.verify("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ1In0.")
+        }
+        await #expect(throws: AuthenticationError.malformedToken) { try await verifier.verify("garbage") }
+    }
+
+    @Test func needsAKey() async {
+        await #expect(throws: ConfigurationError.self) { try await TokenVerifier(AuthenticationConfiguration()) }
+    }
+}

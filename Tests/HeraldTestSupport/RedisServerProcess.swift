@@ -1,0 +1,247 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A throwaway `redis-server` for integration tests, on a free loopback port with no persistence.
+///
+/// The process is stopped by ``stop()`` or, at the latest, when the value is deallocated.
+/// The executable comes from `HERALD_REDIS_SERVER` or the `PATH`.
+public final class RedisServerProcess: @unchecked Sendable {
+    /// Why a server could not be started.
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The TCP port the server listens on, on 127.0.0.1.
+    public let port: Int
+    /// `redis://127.0.0.1:<port>`.
+    public var url: String {
+        "redis://127.0.0.1:\(self.port)"
+    }
+
+    private let executable: String
+    private let extraArguments: [String]
+    private let directory: URL
+    // Guards `process`; every other stored property is immutable.
+    private let lock = NSLock()
+    private var process: Process?
+
+    private static let readinessAttempts = 100
+    private static let readinessInterval: Duration = .milliseconds(50)
+
+    private init(executable: String, port: Int, extraArguments: [String], directory: URL) {
+        self.executable = executable
+        self.port = port
+        self.extraArguments = extraArguments
+        self.directory = directory
+    }
+
+    deinit {
+        self.stop()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+
+    /// Launches a server and waits until it answers PING.
+    ///
+    /// - Parameter extraArguments: Appended to the command line, e.g. `["--requirepass", "secret"]`.
+    public static func start(extraArguments: [String] = []) async throws -> RedisServerProcess {
+        let executable = try Self.findExecutable()
+        var lastError: Error?
+        // Another process can grab the probed port before redis binds it, so try a few ports.
+        for _ in 0..<5 {
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("herald-redis-\(UUID().uuidString)", isDirectory: true)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let server = RedisServerProcess(
+                executable: executable,
+                port: try Self.freeLoopbackPort(),
+                extraArguments: extraArguments,
+                directory: directory
+            )
+            do {
+                try await server.launch()
+                return server
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? StartError(description: "redis-server did not start")
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits for it to exit.
+    public func kill() {
+        guard let process = self.takeProcess() else { return }
+        if process.isRunning {
+            #if canImport(Darwin)
+            Darwin.kill(process.processIdentifier, SIGKILL)
+            #else
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            #endif
+        }
+        process.waitUntilExit()
+    }
+
+    /// Starts the server again on the same port after ``kill()`` or ``stop()``.
+    public func restart() async throws {
+        self.stop()
+        var lastError: Error?
+        // The old socket may still be closing; a few tries ride that out.
+        for _ in 0..<5 {
+            do {
+                try await self.launch()
+                return
+            } catch {
+                lastError = error
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        throw lastError ?? StartError(description: "redis-server did not restart")
+    }
+
+    /// Stops the server with SIGTERM (SIGKILL after 5 s) and waits for it to exit. Safe to call repeatedly.
+    public func stop() {
+        guard let process = self.takeProcess() else { return }
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(5)
+            while process.isRunning && Date() < deadline {
+                usleep(10_000)
+            }
+            if process.isRunning {
+                #if canImport(Darwin)
+                Darwin.kill(process.processIdentifier, SIGKILL)
+                #else
+                Glibc.kill(process.processIdentifier, SIGKILL)
+                #endif
+            }
+        }
+        process.waitUntilExit()
+    }
+
+    private func takeProcess() -> Process? {
+        self.lock.withLock {
+            let process = self.process
+            self.process = nil
+            return process
+        }
+    }
+
+    private func launch() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: self.executable)
+        process.arguments = [
+            "--port", String(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self.directory.path,
+            "--logfile", self.directory.appendingPathComponent("redis.log").path,
+        ] + self.extraArguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.lock.withLock { self.process = process }
+
+        for _ in 0..<Self.readinessAttempts {
+            guard process.isRunning else {
+                _ = self.takeProcess()
+                throw StartError(description: "redis-server exited with status \(process.terminationStatus) on port \(self.port): \(self.logTail())")
+            }
+            if Self.answersPing(port: self.port) {
+                return
+            }
+            try await Task.sleep(for: Self.readinessInterval)
+        }
+        self.stop()
+        throw StartError(description: "redis-server on port \(self.port) did not answer PING in time: \(self.logTail())")
+    }
+
+    private func logTail() -> String {
+        let log = (try? String(contentsOf: self.directory.appendingPathComponent("redis.log"), encoding: .utf8)) ?? ""
+        return String(log.suffix(500))
+    }
+
+    private static func findExecutable() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        if let configured = environment["HERALD_REDIS_SERVER"], !configured.isEmpty {
+            guard FileManager.default.isExecutableFile(atPath: configured) else {
+                throw StartError(description: "HERALD_REDIS_SERVER=\(configured) is not an executable file")
+            }
+            return configured
+        }
+        for directory in (environment["PATH"] ?? "").split(separator: ":") {
+            let candidate = "\(directory)/redis-server"
+            if FileManager.default.isExecutableFile(atPath: candidate) {
+                return candidate
+            }
+        }
+        throw StartError(description: "redis-server not found: run scripts/test.sh, which installs it")
+    }
+
+    private static func loopbackAddress(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = in_addr_t(UInt32(0x7F00_0001).bigEndian)
+        return address
+    }
+
+    private static func makeTCPSocket() -> Int32 {
+        #if canImport(Darwin)
+        socket(AF_INET, SOCK_STREAM, 0)
+        #else
+        socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #endif
+    }
+
+    /// Binds port 0 on 127.0.0.1 to let the kernel pick a free port, then releases it.
+    private static func freeLoopbackPort() throws -> Int {
+        let fd = Self.makeTCPSocket()
+        guard fd >= 0 else { throw StartError(description: "socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = Self.loopbackAddress(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else { throw StartError(description: "bind(127.0.0.1:0) failed: errno \(errno)") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getsockname(fd, $0, &length)
+            }
+        }
+        guard named == 0 else { throw StartError(description: "getsockname failed: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Whether something on the port answers an inline PING (`+PONG`, or `-NOAUTH` when a password is set).
+    private static func answersPing(port: Int) -> Bool {
+        let fd = Self.makeTCPSocket()
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = Self.loopbackAddress(port: port)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { return false }
+        let ping = Array("PING\r\n".utf8)
+        guard send(fd, ping, ping.count, 0) == ping.count else { return false }
+        var reply = [UInt8](repeating: 0, count: 64)
+        let received = recv(fd, &reply, reply.count, 0)
+        return received > 0 && (reply[0] == UInt8(ascii: "+") || reply[0] == UInt8(ascii: "-"))
+    }
+}

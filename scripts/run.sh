@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs one Herald edge node for development: embedded broker unless HERALD_REDIS_URL is set.
+# Installs libhiredis-dev when missing, builds, prints how to connect, then serves in the foreground.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+configuration="${HERALD_BUILD:-debug}"
+swift build -c "$configuration" --product edge-node >&2
+bin="$(swift build -c "$configuration" --show-bin-path)/edge-node"
+
+export HERALD_JWT_SECRET="${HERALD_JWT_SECRET:-dev-secret-change-me-0123456789abcdef}"
+export HERALD_API_KEYS="${HERALD_API_KEYS:-dev-api-key}"
+export HERALD_LISTEN="${HERALD_LISTEN:-0.0.0.0:8080}"
+port="${HERALD_LISTEN##*:}"
+token="$("$bin" token --account 42 --user alice --channels '*')"
+cat <<INFO
+
+Herald edge node on port $port ($([[ -n "${HERALD_REDIS_URL:-}" ]] && echo "Redis: $HERALD_REDIS_URL" || echo "embedded broker, no Redis")).
+  Connect:   ws://127.0.0.1:$port/ws?token=$token
+  Publish:   curl -s -X POST http://127.0.0.1:$port/api/v1/publish \\
+               -H 'Authorization: Bearer $HERALD_API_KEYS' -H 'Content-Type: application/json' \\
+               -d '{"account":"42","type":"message.new","data":{"id":1}}'
+  Token:     $bin token --account 42 --user bob --secret "\$HERALD_JWT_SECRET"
+  Health:    curl -s http://127.0.0.1:$port/readyz
+Dev secret and API key are for local use only; set HERALD_JWT_SECRET and HERALD_API_KEYS yourself elsewhere.
+
+INFO
+exec "$bin" "$@"
