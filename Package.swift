@@ -84,7 +84,8 @@ let package = Package(
             dependencies: [
                 "PubSubBridge", "HeraldTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
-            ]
+                .product(name: "Logging", package: "swift-log"),
+            ] + nio
         ),
         .testTarget(
             name: "EdgeNodeTests",

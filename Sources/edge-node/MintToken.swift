@@ -20,13 +20,13 @@ struct MintToken: AsyncParsableCommand {
     var ttl: Int = 3600
 
     @Option(help: "HS256 secret. [HERALD_JWT_SECRET]")
-    var secret: String = environment("JWT_SECRET") ?? ""
+    var secret: String = ""
 
     @Option(help: "Token claim holding the account id. [HERALD_JWT_ACCOUNT_CLAIM]")
     var accountClaim: String = environment("JWT_ACCOUNT_CLAIM") ?? "account"
 
     func run() async throws {
-        guard let secret = secret.nonEmpty else { throw ValidationError("no secret: pass --secret or set HERALD_JWT_SECRET") }
+        guard let secret = secret.nonEmpty ?? environment("JWT_SECRET") else { throw ValidationError("no secret: pass --secret or set HERALD_JWT_SECRET") }
         let token = try await DevelopmentToken.mint(
             secret: secret, account: account, user: user, accountClaim: accountClaim,
             channels: channels.split(separator: ",").map(String.init), lifetime: TimeInterval(ttl))

@@ -16,13 +16,13 @@ struct Serve: AsyncParsableCommand {
     var listen: String = environment("LISTEN") ?? "0.0.0.0:8080"
 
     @Option(help: "redis://[user:pass@]host:port/db; unset runs the embedded single-node broker. [HERALD_REDIS_URL]")
-    var redisURL: String = environment("REDIS_URL") ?? ""
+    var redisURL: String = ""
 
     @Option(help: "Node id in logs, frames and Redis; default hostname-pid. [HERALD_NODE_ID]")
     var nodeID: String = environment("NODE_ID") ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
 
     @Option(help: "HS256 secret for client tokens. [HERALD_JWT_SECRET]")
-    var jwtSecret: String = environment("JWT_SECRET") ?? ""
+    var jwtSecret: String = ""
 
     @Option(help: "PEM file with the RS256 or ES256 public key for client tokens. [HERALD_JWT_PUBLIC_KEY]")
     var jwtPublicKey: String = environment("JWT_PUBLIC_KEY") ?? ""
@@ -34,7 +34,7 @@ struct Serve: AsyncParsableCommand {
     var jwtAccountClaim: String = environment("JWT_ACCOUNT_CLAIM") ?? "account"
 
     @Option(help: "Comma-separated keys for the HTTP API; empty disables it. [HERALD_API_KEYS]")
-    var apiKeys: String = environment("API_KEYS") ?? ""
+    var apiKeys: String = ""
 
     @Option(help: "Comma-separated Origins allowed to open WebSockets; unset allows any. [HERALD_ALLOWED_ORIGINS]")
     var allowedOrigins: String = environment("ALLOWED_ORIGINS") ?? ""
@@ -95,7 +95,12 @@ struct Serve: AsyncParsableCommand {
         try await group.run()
     }
 
+    /// Secrets fall back to their variables here rather than as option defaults, so `--help`
+    /// never prints them.
     func makeConfiguration() throws -> EdgeNodeConfiguration {
+        let redisURL = self.redisURL.nonEmpty ?? environment("REDIS_URL") ?? ""
+        let jwtSecret = self.jwtSecret.nonEmpty ?? environment("JWT_SECRET") ?? ""
+        let apiKeys = self.apiKeys.nonEmpty ?? environment("API_KEYS") ?? ""
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError(ConfigurationError.invalidListenAddress(listen).description)
         }

@@ -78,11 +78,7 @@ public final class RedisServerProcess: @unchecked Sendable {
     public func kill() {
         guard let process = self.takeProcess() else { return }
         if process.isRunning {
-            #if canImport(Darwin)
-            Darwin.kill(process.processIdentifier, SIGKILL)
-            #else
-            Glibc.kill(process.processIdentifier, SIGKILL)
-            #endif
+            sendSignal(SIGKILL, to: process.processIdentifier)
         }
         process.waitUntilExit()
     }
@@ -104,24 +100,31 @@ public final class RedisServerProcess: @unchecked Sendable {
         throw lastError ?? StartError(description: "redis-server did not restart")
     }
 
-    /// Stops the server with SIGTERM (SIGKILL after 5 s) and waits for it to exit. Safe to call repeatedly.
+    /// Stops the server gracefully and waits for it to exit (SIGKILL after 5 s). Safe to call repeatedly.
+    ///
+    /// The stop is asked for with `SHUTDOWN NOSAVE` as well as SIGTERM: a child spawned from a Swift
+    /// concurrency or dispatch thread inherits that thread's blocked signal mask, so redis may never see SIGTERM.
     public func stop() {
         guard let process = self.takeProcess() else { return }
-        if process.isRunning {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(5)
-            while process.isRunning && Date() < deadline {
-                usleep(10_000)
-            }
-            if process.isRunning {
-                #if canImport(Darwin)
-                Darwin.kill(process.processIdentifier, SIGKILL)
-                #else
-                Glibc.kill(process.processIdentifier, SIGKILL)
-                #endif
-            }
+        guard process.isRunning else {
+            process.waitUntilExit()
+            return
         }
+        let pid = process.processIdentifier
+        Self.requestShutdown(port: self.port, password: self.password)
+        sendSignal(SIGTERM, to: pid)
+        let watchdog = DispatchWorkItem { sendSignal(SIGKILL, to: pid) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 5, execute: watchdog)
         process.waitUntilExit()
+        watchdog.cancel()
+    }
+
+    /// The `--requirepass` value among the extra arguments, needed to send SHUTDOWN.
+    private var password: String? {
+        guard let index = self.extraArguments.firstIndex(of: "--requirepass"), index + 1 < self.extraArguments.count else {
+            return nil
+        }
+        return self.extraArguments[index + 1]
     }
 
     private func takeProcess() -> Process? {
@@ -223,10 +226,10 @@ public final class RedisServerProcess: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Whether something on the port answers an inline PING (`+PONG`, or `-NOAUTH` when a password is set).
-    private static func answersPing(port: Int) -> Bool {
+    /// Connects to 127.0.0.1:`port` with 1 s send/receive timeouts and runs `body` with the socket.
+    private static func withConnectedSocket<Result>(port: Int, _ body: (Int32) -> Result?) -> Result? {
         let fd = Self.makeTCPSocket()
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 1, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -237,11 +240,43 @@ public final class RedisServerProcess: @unchecked Sendable {
                 connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else { return false }
-        let ping = Array("PING\r\n".utf8)
-        guard send(fd, ping, ping.count, 0) == ping.count else { return false }
-        var reply = [UInt8](repeating: 0, count: 64)
-        let received = recv(fd, &reply, reply.count, 0)
-        return received > 0 && (reply[0] == UInt8(ascii: "+") || reply[0] == UInt8(ascii: "-"))
+        guard connected == 0 else { return nil }
+        return body(fd)
     }
+
+    /// Writes `commands` in RESP and reads the first bytes of the answer.
+    private static func exchange(_ fd: Int32, _ commands: [[String]]) -> [UInt8]? {
+        var request: [UInt8] = []
+        for command in commands {
+            request += Array("*\(command.count)\r\n".utf8)
+            for argument in command {
+                request += Array("$\(argument.utf8.count)\r\n\(argument)\r\n".utf8)
+            }
+        }
+        guard sendBytes(fd, request) == request.count else { return nil }
+        var reply = [UInt8](repeating: 0, count: 256)
+        let received = recv(fd, &reply, reply.count, 0)
+        return received > 0 ? Array(reply[..<received]) : nil
+    }
+
+    /// Whether something on the port answers PING (`+PONG`, or `-NOAUTH` when a password is set).
+    private static func answersPing(port: Int) -> Bool {
+        let reply = Self.withConnectedSocket(port: port) { Self.exchange($0, [["PING"]]) }
+        guard let first = reply?.first else { return false }
+        return first == UInt8(ascii: "+") || first == UInt8(ascii: "-")
+    }
+
+    private static func requestShutdown(port: Int, password: String?) {
+        let commands = (password.map { [["AUTH", $0]] } ?? []) + [["SHUTDOWN", "NOSAVE"]]
+        _ = Self.withConnectedSocket(port: port) { Self.exchange($0, commands) }
+    }
+}
+
+// File-scope wrappers: inside the class, `kill` and `send` would resolve to its own members.
+private func sendSignal(_ signal: Int32, to pid: Int32) {
+    _ = kill(pid, signal)
+}
+
+private func sendBytes(_ fd: Int32, _ bytes: [UInt8]) -> Int {
+    send(fd, bytes, bytes.count, 0)
 }
