@@ -65,7 +65,7 @@ let package = Package(
         .executableTarget(
             name: "edge-node",
             dependencies: [
-                "EdgeNode",
+                "EdgeNode", "PubSubBridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

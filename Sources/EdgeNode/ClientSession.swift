@@ -10,6 +10,8 @@ struct ClientSession: Sendable {
         /// The answer to a bare-text `ping`.
         case sendBareText(String)
         case subscribe(channel: String)
+        /// Replay history after `since` (the raw offset text; the handler validates it).
+        case resume(since: String, ref: MessageReference?)
         case unsubscribe(channel: String)
         case close(CloseCode, reason: String)
     }
@@ -46,7 +48,12 @@ struct ClientSession: Sendable {
             return subscribe(message)
         case "unsubscribe":
             return unsubscribe(message)
-        case "presence.get", "typing.start", "typing.stop", "resume":
+        case "resume":
+            guard let since = message.since else {
+                return [.send(.error(code: .malformedMessage, message: "'resume' needs 'since': the last offset received", ref: message.id))]
+            }
+            return [.resume(since: since, ref: message.id)]
+        case "presence.get", "typing.start", "typing.stop":
             return [.send(.error(code: .unsupported, message: "'\(message.type)' is not available on this node yet", ref: message.id))]
         default:
             return [.send(.error(code: .unknownType, message: "unknown message type '\(message.type)' and no upstream is configured", ref: message.id))]

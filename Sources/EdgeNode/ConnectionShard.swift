@@ -78,14 +78,14 @@ final class ConnectionShard {
         var delivered = 0
         switch (event.routing.user, event.routing.channel) {
         case (nil, nil):
-            for connection in members.all.values where connection.write(event.frame) { delivered += 1 }
+            for connection in members.all.values where connection.write(event) { delivered += 1 }
         case (let user?, nil):
-            for connection in members.byUser[user, default: [:]].values where connection.write(event.frame) { delivered += 1 }
+            for connection in members.byUser[user, default: [:]].values where connection.write(event) { delivered += 1 }
         case (nil, let channel?):
-            for connection in members.byChannel[channel, default: [:]].values where connection.write(event.frame) { delivered += 1 }
+            for connection in members.byChannel[channel, default: [:]].values where connection.write(event) { delivered += 1 }
         case (let user?, let channel?):
             for connection in members.byUser[user, default: [:]].values
-            where connection.isSubscribed(to: channel) && connection.write(event.frame) {
+            where connection.isSubscribed(to: channel) && connection.write(event) {
                 delivered += 1
             }
         }

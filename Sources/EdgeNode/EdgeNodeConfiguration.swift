@@ -1,4 +1,5 @@
 import NIOCore
+import PubSubBridge
 
 /// Everything an edge node needs to run; the executable fills it from flags and `HERALD_*` variables.
 public struct EdgeNodeConfiguration: Sendable {
@@ -37,6 +38,10 @@ public struct EdgeNodeConfiguration: Sendable {
     public var drainTimeout: TimeAmount
     /// Event loops (threads) serving connections.
     public var eventLoopCount: Int
+    /// How much history each account keeps (events and age); shared by every node.
+    public var historyWindow: HistoryWindow
+    /// Most events one client recovery may replay; a longer gap answers `recovered: false`.
+    public var maxReplayEvents: Int
 
     public init(
         host: String = "0.0.0.0",
@@ -56,7 +61,9 @@ public struct EdgeNodeConfiguration: Sendable {
         handshakeTimeout: TimeAmount = .seconds(10),
         subscriptionLinger: TimeAmount = .seconds(2),
         drainTimeout: TimeAmount = .seconds(10),
-        eventLoopCount: Int = System.coreCount
+        eventLoopCount: Int = System.coreCount,
+        historyWindow: HistoryWindow = HistoryWindow(),
+        maxReplayEvents: Int = 1000
     ) {
         self.host = host
         self.port = port
@@ -76,6 +83,8 @@ public struct EdgeNodeConfiguration: Sendable {
         self.subscriptionLinger = subscriptionLinger
         self.drainTimeout = drainTimeout
         self.eventLoopCount = eventLoopCount
+        self.historyWindow = historyWindow
+        self.maxReplayEvents = maxReplayEvents
     }
 }
 

@@ -66,11 +66,14 @@ public final class EdgeNodeServer: Service, Sendable {
             }.get())
         }
         let loopShards = shards
-        let fanOut = EventFanOut(shards: loopShards, interest: interest, metrics: metrics, logger: logger)
+        let fanOut = EventFanOut(shards: loopShards, interest: interest, broker: broker, metrics: metrics, logger: logger)
         let logger = self.logger
         broker.start(
             deliver: { account, payload in fanOut.deliver(account: account, payload: payload) },
-            readinessChanged: { ready in logger.info("broker \(ready ? "ready" : "unavailable")") }
+            readinessChanged: { ready in
+                logger.info("broker \(ready ? "ready" : "unavailable")")
+                if ready { fanOut.catchUp() }
+            }
         )
 
         let http = HTTPRequestHandler.Dependencies(
@@ -78,7 +81,7 @@ public final class EdgeNodeServer: Service, Sendable {
             readiness: readiness, maxBodyBytes: configuration.maxRequestBodyBytes,
             requestTimeout: configuration.handshakeTimeout)
         let upgrade = UpgradeContext(
-            authenticator: authenticator, readiness: readiness, fanOut: fanOut, metrics: metrics, logger: logger,
+            authenticator: authenticator, readiness: readiness, fanOut: fanOut, broker: broker, metrics: metrics, logger: logger,
             configuration: configuration, serial: connectionSerial)
 
         let serverChannel = try await ServerBootstrap(group: group)
@@ -117,14 +120,14 @@ public final class EdgeNodeServer: Service, Sendable {
     }
 
     private func makeBroker() throws -> any EventBroker {
-        guard let url = configuration.redisURL else { return EmbeddedBroker(eventLoop: group.next()) }
+        guard let url = configuration.redisURL else { return EmbeddedBroker(eventLoop: group.next(), window: configuration.historyWindow) }
         let redis: RedisConfiguration
         do {
             redis = try RedisConfiguration(url: url)
         } catch {
             throw ConfigurationError.invalidRedisURL(String(describing: error))
         }
-        return RedisEventBroker(configuration: redis, eventLoop: group.next(), linger: configuration.subscriptionLinger, logger: logger)
+        return RedisEventBroker(configuration: redis, eventLoop: group.next(), linger: configuration.subscriptionLinger, window: configuration.historyWindow, logger: logger)
     }
 
     /// Readiness off, clients closed with 1012 in batches over half the drain timeout, then the
@@ -156,6 +159,7 @@ private struct UpgradeContext: Sendable {
     let authenticator: HandshakeAuthenticator
     let readiness: NodeReadiness
     let fanOut: EventFanOut
+    let broker: any EventBroker
     let metrics: NodeMetrics
     let logger: Logger
     let configuration: EdgeNodeConfiguration
@@ -196,7 +200,19 @@ private struct UpgradeContext: Sendable {
         let authenticator = self.authenticator
         promise.completeWithTask { try await authenticator.authenticate(head) }
         let metrics = self.metrics
-        return promise.futureResult.map { acceptance -> HTTPHeaders? in
+        let broker = self.broker
+        // Where the client starts in history; a failed lookup leaves the offset out rather than refusing.
+        let positioned = promise.futureResult.flatMap { acceptance in
+            broker.position(account: acceptance.identity.account)
+                .map { offset -> HandshakeAuthenticator.Acceptance in
+                    var acceptance = acceptance
+                    acceptance.offset = offset.description
+                    return acceptance
+                }
+                .recover { _ in acceptance }
+                .hop(to: channel.eventLoop)
+        }
+        return positioned.map { acceptance -> HTTPHeaders? in
             slot.value.acceptance = acceptance
             var headers = HTTPHeaders()
             if let subprotocol = acceptance.subprotocol { headers.add(name: "sec-websocket-protocol", value: subprotocol) }
@@ -218,13 +234,15 @@ private struct UpgradeContext: Sendable {
         let settings = WebSocketConnectionHandler.Settings(
             connectionID: "\(configuration.nodeID)-\(serial)", nodeID: configuration.nodeID,
             heartbeatSeconds: configuration.heartbeatSeconds, maxSubscriptions: configuration.maxSubscriptionsPerConnection,
-            messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst)
+            messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst,
+            startOffset: acceptance.offset, since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents,
+            maxHeldBytes: configuration.outboundBufferBytes)
         var connectionLogger = logger
         connectionLogger[metadataKey: "connection.id"] = "\(settings.connectionID)"
         try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
             maxAccumulatedFrameSize: configuration.maxClientMessageBytes))
         try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(
-            identity: acceptance.identity, settings: settings, shard: shard, metrics: metrics, logger: connectionLogger))
+            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, metrics: metrics, logger: connectionLogger))
     }
 }

@@ -1,7 +1,10 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import PubSubBridge
 
-/// An in-process broker for a single node without Redis (the development default).
+/// An in-process broker for a single node without Redis (the development default), with the
+/// same history rules as the Redis functions.
 ///
 /// Every publish hops to one event loop before delivery, so all clients see one publish order
 /// per account, as they do with Redis.
@@ -9,12 +12,18 @@ public final class EmbeddedBroker: EventBroker {
     private struct State {
         var deliver: (@Sendable (String, ByteBuffer) -> Void)?
         var interest: [String: Int] = [:]
+        var histories: [String: EmbeddedHistory] = [:]
     }
     private let eventLoop: EventLoop
+    private let window: HistoryWindow
+    private let epoch: String
     private let state = NIOLockedValueBox(State())
 
-    public init(eventLoop: EventLoop) {
+    public init(eventLoop: EventLoop, window: HistoryWindow = HistoryWindow()) {
         self.eventLoop = eventLoop
+        self.window = window
+        // A new process has a new epoch: offsets from before a restart are honestly unrecoverable.
+        self.epoch = String(UInt64.random(in: 1...UInt64(UInt32.max)), radix: 36)
     }
 
     public func start(
@@ -36,13 +45,35 @@ public final class EmbeddedBroker: EventBroker {
         }
     }
 
-    public func publish(account: String, payload: ByteBuffer) -> EventLoopFuture<PublishReceipt> {
-        eventLoop.submit { [state] in
-            let (deliver, interested) = state.withLockedValue { ($0.deliver, $0.interest[account] != nil) }
-            guard interested, let deliver else { return PublishReceipt(nodes: 0) }
-            deliver(account, payload)
-            return PublishReceipt(nodes: 1)
+    public func publish(account: String, payload: ByteBuffer, history: Bool) -> EventLoopFuture<PublishReceipt> {
+        let (window, epoch) = (self.window, self.epoch)
+        return eventLoop.submit { [state] in
+            let now = UInt64(NIODeadline.now().uptimeNanoseconds / 1_000_000) + Self.clockBase
+            let (deliver, interested, stored) = try state.withLockedValue { state in
+                var stored: HistoryEvent?
+                if history {
+                    stored = state.histories[account, default: EmbeddedHistory(epoch: epoch)].append(payload, nowMilliseconds: now, window: window)
+                    guard stored != nil else { throw RedisError.serverError("ERR herald: event must be a JSON object") }
+                }
+                return (state.deliver, state.interest[account] != nil, stored)
+            }
+            if interested, let deliver { deliver(account, stored?.payload ?? payload) }
+            return PublishReceipt(nodes: interested ? 1 : 0, offset: stored?.offset.description)
         }
+    }
+
+    public func position(account: String) -> EventLoopFuture<StreamOffset> {
+        let epoch = self.epoch
+        return eventLoop.makeSucceededFuture(state.withLockedValue {
+            $0.histories[account]?.position ?? StreamOffset(epoch: epoch, milliseconds: 0, sequence: 0)
+        })
+    }
+
+    public func history(account: String, after offset: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage> {
+        let epoch = self.epoch
+        return eventLoop.makeSucceededFuture(state.withLockedValue {
+            ($0.histories[account] ?? EmbeddedHistory(epoch: epoch)).read(after: offset, limit: limit)
+        })
     }
 
     public var isReady: Bool { true }
@@ -51,4 +82,11 @@ public final class EmbeddedBroker: EventBroker {
         state.withLockedValue { $0 = State() }
         return eventLoop.makeSucceededVoidFuture()
     }
+
+    /// Wall-clock milliseconds at start-up minus the monotonic clock, so ids look like Redis's
+    /// (Unix milliseconds) yet never go backwards.
+    private static let clockBase: UInt64 = {
+        let unixMilliseconds = UInt64(Date().timeIntervalSince1970 * 1000)
+        return unixMilliseconds - NIODeadline.now().uptimeNanoseconds / 1_000_000
+    }()
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import PubSubBridge
 
 /// Where events for accounts come from and go to: Redis pub/sub across nodes, or the embedded
 /// in-process broker for a single node. The edge node only sees this abstraction.
@@ -14,7 +15,12 @@ public protocol EventBroker: Sendable {
     /// Drops one interest; the last release unsubscribes (possibly after a linger).
     func release(account: String)
     /// Publishes `payload` to every node's clients of `account`; succeeds with a receipt.
-    func publish(account: String, payload: ByteBuffer) -> EventLoopFuture<PublishReceipt>
+    /// With `history`, the event is first appended to the account's history and carries its offset.
+    func publish(account: String, payload: ByteBuffer, history: Bool) -> EventLoopFuture<PublishReceipt>
+    /// The account's current history position, where a client that connects now starts.
+    func position(account: String) -> EventLoopFuture<StreamOffset>
+    /// Up to `limit` history events after `offset`, or `truncated` when they cannot all be had.
+    func history(account: String, after offset: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage>
     /// True while publishes and deliveries can flow.
     var isReady: Bool { get }
     /// Stops the broker and releases its connections.
@@ -23,12 +29,13 @@ public protocol EventBroker: Sendable {
 
 /// What a publish reports back.
 public struct PublishReceipt: Sendable, Equatable {
-    /// Nodes (Redis subscribers) that received the event.
-    public var nodes: Int
-    /// The history offset; nil until history is enabled for the publish path.
+    /// Nodes (Redis subscribers) that received the event; nil when the publish path does not say
+    /// (the history function reports the offset only).
+    public var nodes: Int?
+    /// The history offset; nil for a live-only publish.
     public var offset: String?
 
-    public init(nodes: Int, offset: String? = nil) {
+    public init(nodes: Int?, offset: String? = nil) {
         self.nodes = nodes
         self.offset = offset
     }

@@ -1,19 +1,26 @@
 import HeraldProtocol
 import Logging
 import NIOCore
+import PubSubBridge
 
 /// Takes each broker event once per node: reads its routing, frames it once, and hops to each
-/// event loop that holds connections of the account (one hop per loop per event).
+/// event loop that holds connections of the account (one hop per loop per event). After the
+/// broker reconnects, it fills the gap from history before newer live events.
 final class EventFanOut: Sendable {
     let shards: [NIOLoopBound<ConnectionShard>]
     private let interest: AccountInterest
+    private let broker: any EventBroker
     private let metrics: NodeMetrics
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
 
-    init(shards: [NIOLoopBound<ConnectionShard>], interest: AccountInterest, metrics: NodeMetrics, logger: Logger) {
+    /// History events read per catch-up request.
+    static let catchUpPageSize = 200
+
+    init(shards: [NIOLoopBound<ConnectionShard>], interest: AccountInterest, broker: any EventBroker, metrics: NodeMetrics, logger: Logger) {
         self.shards = shards
         self.interest = interest
+        self.broker = broker
         self.metrics = metrics
         self.logger = logger
     }
@@ -31,11 +38,69 @@ final class EventFanOut: Sendable {
             logger.warning("dropped an event that is not a JSON object", metadata: ["account": "\(account)", "event.bytes": "\(payload.readableBytes)"])
             return
         }
-        let event = OutboundEvent(frame: WebSocketTextFrame.encode(payload, allocator: allocator), routing: routing)
-        let mask = interest.shards(for: account)
-        guard mask != 0 else { return }
+        let offset = routing.offset.flatMap(StreamOffset.init)
+        guard case .deliver(let mask) = interest.admit(account: account, payload: payload, offset: offset) else { return }
+        send(OutboundEvent(frame: WebSocketTextFrame.encode(payload, allocator: allocator), routing: routing, offset: offset), to: account, shards: mask)
+    }
+
+    private func send(_ event: OutboundEvent, to account: String, shards mask: UInt64) {
         for (index, shard) in shards.enumerated() where mask & (1 << UInt64(index)) != 0 {
             shard.eventLoop.execute { shard.value.deliver(event, to: account) }
         }
+    }
+
+    /// Called when the broker is back after an outage: every account with a known offset reads
+    /// what it missed from history, in pages, while its live events wait.
+    func catchUp() {
+        for (account, after) in interest.beginCatchUp() {
+            logger.info("catching up from history", metadata: ["account": "\(account)", "history.offset": "\(after)"])
+            readPage(account: account, after: after, attempt: 0)
+        }
+    }
+
+    private func readPage(account: String, after: StreamOffset, attempt: Int) {
+        broker.history(account: account, after: after, limit: Self.catchUpPageSize).whenComplete { result in
+            switch result {
+            case .success(let page) where page.truncated:
+                self.logger.warning("history gap cannot be filled", metadata: ["account": "\(account)"])
+                self.interest.resetOffset(account: account)
+                self.announceGap(account: account)
+                self.finishCatchUp(account: account)
+            case .success(let page):
+                for event in page.events { self.deliverRecovered(account: account, event: event) }
+                if page.hasMore, let last = page.events.last {
+                    self.readPage(account: account, after: last.offset, attempt: 0)
+                } else {
+                    self.finishCatchUp(account: account)
+                }
+            case .failure(let error) where attempt < 20:
+                self.logger.debug("history read failed; retrying", metadata: ["account": "\(account)", "error": "\(error)"])
+                self.shards[0].eventLoop.scheduleTask(in: .milliseconds(250)) { self.readPage(account: account, after: after, attempt: attempt + 1) }
+            case .failure:
+                self.interest.resetOffset(account: account)
+                self.announceGap(account: account)
+                self.finishCatchUp(account: account)
+            }
+        }
+    }
+
+    /// A history event goes out like a live one, past the hold that its own catch-up set.
+    private func deliverRecovered(account: String, event: HistoryEvent) {
+        guard let routing = EventRouting.decode(event.payload.readableBytesView),
+            case .deliver(let mask) = interest.admit(account: account, payload: event.payload, offset: event.offset, fromCatchUp: true)
+        else { return }
+        send(OutboundEvent(frame: WebSocketTextFrame.encode(event.payload, allocator: allocator), routing: routing, offset: event.offset), to: account, shards: mask)
+    }
+
+    private func finishCatchUp(account: String) {
+        for payload in interest.endCatchUp(account: account) { deliver(account: account, payload: payload) }
+    }
+
+    /// Tells the account's clients on this node that events may be missing, so they refetch.
+    private func announceGap(account: String) {
+        let message = ServerMessage.recovery(recovered: false, count: 0, reason: "history_lost").encoded()
+        let payload = ByteBuffer(bytes: message)
+        guard case .deliver(let mask) = interest.admit(account: account, payload: payload, offset: nil, fromCatchUp: true) else { return }
+        send(OutboundEvent(frame: WebSocketTextFrame.encode(payload, allocator: allocator), routing: EventRouting(), offset: nil), to: account, shards: mask)
     }
 }

@@ -137,14 +137,14 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         let broker = dependencies.broker
         let metrics = dependencies.metrics
         let publishes = requests.map { request in
-            broker.publish(account: request.account, payload: ByteBuffer(bytes: request.event))
+            broker.publish(account: request.account, payload: ByteBuffer(bytes: request.event), history: request.history)
         }
         EventLoopFuture.whenAllComplete(publishes, on: context.eventLoop).assumeIsolated().whenSuccess { results in
             let answers: [[String: Any]] = results.map { result in
                 switch result {
                 case .success(let receipt):
                     metrics.publishes.increment()
-                    return ["offset": receipt.offset ?? NSNull(), "nodes": receipt.nodes]
+                    return ["offset": receipt.offset ?? NSNull(), "nodes": receipt.nodes ?? NSNull()]
                 case .failure(let error):
                     metrics.publishFailures.increment()
                     return ["error": ErrorCode.unavailable.rawValue, "message": "the broker is unavailable: \(error)"]

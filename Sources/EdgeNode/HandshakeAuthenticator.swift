@@ -14,6 +14,8 @@ public struct HandshakeAuthenticator: Sendable {
         public var subprotocol: String?
         /// `?since=` from the request, for recovery.
         public var since: String?
+        /// The account's history position when the client connected.
+        public var offset: String?
     }
 
     let verifier: TokenVerifier

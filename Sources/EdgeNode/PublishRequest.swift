@@ -4,6 +4,8 @@ import HeraldProtocol
 /// A validated `POST /api/v1/publish` body, and the event it becomes.
 struct PublishRequest: Sendable {
     var account: String
+    /// Whether the event goes into the account's history (recoverable); `"history": false` publishes live only.
+    var history: Bool
     /// The event exactly as clients will receive it: `{"type", "data", "user"?, "channel"?}`.
     var event: [UInt8]
 
@@ -18,6 +20,11 @@ struct PublishRequest: Sendable {
         }
         guard let type = fields["type"] as? String, !type.isEmpty, type.utf8.count <= Self.maximumTypeLength else {
             throw Self.bad("'type' must be a non-empty string of at most \(Self.maximumTypeLength) bytes")
+        }
+        var history = true
+        if let value = fields["history"] {
+            guard let flag = value as? Bool else { throw Self.bad("'history' must be true or false") }
+            history = flag
         }
         var event: [String: Any] = ["type": type, "data": fields["data"] ?? NSNull()]
         if let user = fields["user"] {
@@ -36,6 +43,7 @@ struct PublishRequest: Sendable {
             throw Self.bad("'data' is not encodable as JSON")
         }
         self.account = account
+        self.history = history
         self.event = Array(bytes)
     }
 

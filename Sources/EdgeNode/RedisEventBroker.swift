@@ -12,14 +12,16 @@ public final class RedisEventBroker: EventBroker {
     private let linger: TimeAmount
     private let logger: Logger
     private let commands: RedisCommandClient
+    private let historyStore: RedisHistory
     private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
 
-    public init(configuration: RedisConfiguration, eventLoop: EventLoop, linger: TimeAmount, logger: Logger) {
+    public init(configuration: RedisConfiguration, eventLoop: EventLoop, linger: TimeAmount, window: HistoryWindow, logger: Logger) {
         self.configuration = configuration
         self.subscriberLoop = eventLoop
         self.linger = linger
         self.logger = logger
         self.commands = RedisCommandClient(configuration: configuration, eventLoop: eventLoop, logger: logger)
+        self.historyStore = RedisHistory(client: commands, window: window)
     }
 
     /// The pub/sub channel of an account.
@@ -53,6 +55,7 @@ public final class RedisEventBroker: EventBroker {
         self.subscriber.withLockedValue { $0 = subscriber }
         commands.start()
         subscriber.start()
+        installFunctionsWhenConnected(attempt: 0)
     }
 
     public func retain(account: String) {
@@ -63,8 +66,47 @@ public final class RedisEventBroker: EventBroker {
         subscriber.withLockedValue { $0 }?.release(channel: Self.channel(for: account))
     }
 
-    public func publish(account: String, payload: ByteBuffer) -> EventLoopFuture<PublishReceipt> {
-        commands.publish(channel: Self.channel(for: account), message: payload).map { PublishReceipt(nodes: Int($0)) }
+    public func publish(account: String, payload: ByteBuffer, history: Bool) -> EventLoopFuture<PublishReceipt> {
+        let channel = Self.channel(for: account)
+        guard history else {
+            return commands.publish(channel: channel, message: payload).map { PublishReceipt(nodes: Int($0)) }
+        }
+        return withFunctions { $0.historyStore.publish(channel: channel, event: payload) }.map { offset in
+            PublishReceipt(nodes: nil, offset: offset.description)
+        }
+    }
+
+    public func position(account: String) -> EventLoopFuture<StreamOffset> {
+        withFunctions { $0.historyStore.position(channel: Self.channel(for: account)) }
+    }
+
+    public func history(account: String, after offset: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage> {
+        withFunctions { $0.historyStore.read(channel: Self.channel(for: account), after: offset, limit: limit) }
+    }
+
+    /// Runs `body`, installing the function library first when Redis does not have it (a fresh
+    /// or restarted Redis without persistence has no functions).
+    private func withFunctions<Value: Sendable>(_ body: @escaping @Sendable (RedisEventBroker) -> EventLoopFuture<Value>) -> EventLoopFuture<Value> {
+        body(self).flatMapError { error in
+            guard let redisError = error as? RedisError, redisError.serverMessage?.contains("Function not found") == true else {
+                return self.subscriberLoop.makeFailedFuture(error)
+            }
+            return self.historyStore.installFunctions().flatMap { body(self) }
+        }
+    }
+
+    /// Loads the function library once the command connection is up; retried with a delay,
+    /// and again lazily by `withFunctions` after a Redis restart.
+    private func installFunctionsWhenConnected(attempt: Int) {
+        guard attempt < 600 else { return }
+        guard commands.isConnected else {
+            subscriberLoop.scheduleTask(in: .milliseconds(100)) { self.installFunctionsWhenConnected(attempt: attempt + 1) }
+            return
+        }
+        historyStore.installFunctions().whenFailure { error in
+            self.logger.warning("could not load the herald function library", metadata: ["error": "\(error)"])
+            self.subscriberLoop.scheduleTask(in: .seconds(1)) { self.installFunctionsWhenConnected(attempt: attempt + 1) }
+        }
     }
 
     public var isReady: Bool {

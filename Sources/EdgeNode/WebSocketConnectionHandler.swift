@@ -2,6 +2,7 @@ import HeraldProtocol
 import Logging
 import NIOCore
 import NIOWebSocket
+import PubSubBridge
 
 /// One client's WebSocket session after the upgrade: answers pings, runs the `ClientSession`
 /// protocol, receives fan-out writes, and closes with a clear code on abuse or overflow.
@@ -20,15 +21,37 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         var maxSubscriptions: Int
         var messagesPerSecond: Int
         var messageBurst: Int
+        /// The account's history position at connect time, sent in the `connected` frame.
+        var startOffset: String?
+        /// `?since=` from the upgrade request: replay from there right after `connected`.
+        var since: String?
+        var maxReplayEvents: Int
+        /// Bytes of live events held during a replay before the client counts as too slow.
+        var maxHeldBytes: Int
         /// How long a closing connection may take to flush its close frame before it is cut.
         var closeGrace: TimeAmount = .seconds(2)
     }
 
     private enum State { case open, closing }
 
+    /// A history replay in progress: where it stands, and the live events held until it ends.
+    private struct Replay {
+        var after: StreamOffset
+        var scanned = 0
+        var delivered = 0
+        var held: [OutboundEvent] = []
+        var heldBytes = 0
+        var waitingForWritability = false
+    }
+
+    /// History events requested per page of a replay.
+    static let replayPageSize = 100
+
     let identity: ClientIdentity
     private let settings: Settings
     private let shard: ConnectionShard
+    private let broker: any EventBroker
+    private var replay: Replay?
     private let metrics: NodeMetrics
     private let logger: Logger
     private var session: ClientSession
@@ -39,11 +62,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private var registered = false
     private(set) var lastActivity: NIODeadline
 
-    init(identity: ClientIdentity, settings: Settings, shard: ConnectionShard, metrics: NodeMetrics, logger: Logger) {
+    init(identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker, metrics: NodeMetrics, logger: Logger) {
         let now = NIODeadline.now()
         self.identity = identity
         self.settings = settings
         self.shard = shard
+        self.broker = broker
         self.metrics = metrics
         self.logger = logger
         self.lastActivity = now
@@ -61,11 +85,12 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         self.rawContext = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         send(.connected(
             connectionID: settings.connectionID, node: settings.nodeID, account: identity.account,
-            user: identity.user, heartbeat: settings.heartbeatSeconds), context: context)
+            user: identity.user, heartbeat: settings.heartbeatSeconds, offset: settings.startOffset), context: context)
         metrics.connections.increment()
         metrics.connectionsOpened.increment()
         registered = true
         shard.add(self)
+        if let since = settings.since { startReplay(since: since, ref: nil, context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -133,6 +158,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             shard.subscribe(self, to: channel)
         case .unsubscribe(let channel):
             shard.unsubscribe(self, from: channel)
+        case .resume(let since, let ref):
+            startReplay(since: since, ref: ref, context: context)
         case .close(let code, let reason):
             close(code: code, reason: reason)
         }
@@ -143,26 +170,37 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
     }
 
-    /// Queues a pre-framed event; returns false when the connection did not take it.
-    /// A connection still over its outbound limit when the next event arrives is closed with 4001.
-    func write(_ frame: ByteBuffer) -> Bool {
+    /// Queues a pre-framed event (or holds it while a replay runs); returns false when the
+    /// connection did not take it. A connection still over its outbound limit when the next
+    /// event arrives is closed with 4001.
+    func write(_ event: OutboundEvent) -> Bool {
         guard state == .open, let rawContext else { return false }
+        if replay != nil {
+            replay!.held.append(event)
+            replay!.heldBytes += event.frame.readableBytes
+            if replay!.heldBytes > settings.maxHeldBytes { closeSlowConsumer() }
+            return true
+        }
         if !rawContext.channel.isWritable && awaitingFlush {
             // Our own unflushed burst, not the client, may be what crossed the limit.
             rawContext.flush()
         }
         guard rawContext.channel.isWritable else {
-            metrics.slowConsumerCloses.increment()
-            logger.info("closing slow consumer", metadata: ["connection.id": "\(settings.connectionID)"])
-            close(code: .slowConsumer, reason: "outbound buffer full: reconnect")
+            closeSlowConsumer()
             return false
         }
-        rawContext.write(NIOAny(frame), promise: nil)
+        rawContext.write(NIOAny(event.frame), promise: nil)
         if !awaitingFlush {
             awaitingFlush = true
             shard.needsFlush(self)
         }
         return true
+    }
+
+    private func closeSlowConsumer() {
+        metrics.slowConsumerCloses.increment()
+        logger.info("closing slow consumer", metadata: ["connection.id": "\(settings.connectionID)"])
+        close(code: .slowConsumer, reason: "outbound buffer full: reconnect")
     }
 
     func flush() {
@@ -184,6 +222,89 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             channel.close(promise: nil)
         }
         context.eventLoop.scheduleTask(in: settings.closeGrace) { channel.close(promise: nil) }
+    }
+
+    // MARK: History replay
+
+    /// Replays history after `since`, holding live events until it ends; answers `recovery`.
+    private func startReplay(since: String, ref: MessageReference?, context: ChannelHandlerContext) {
+        guard replay == nil else {
+            send(.error(code: .recoveryInProgress, message: "a recovery is already running on this connection", ref: ref), context: context)
+            return
+        }
+        guard let offset = StreamOffset(since) else {
+            send(.recovery(recovered: false, count: 0, reason: "invalid_offset"), context: context)
+            return
+        }
+        replay = Replay(after: offset)
+        requestReplayPage(context: context)
+    }
+
+    private func requestReplayPage(context: ChannelHandlerContext) {
+        guard let replay else { return }
+        let limit = min(Self.replayPageSize, settings.maxReplayEvents - replay.scanned + 1)
+        broker.history(account: identity.account, after: replay.after, limit: limit)
+            .hop(to: context.eventLoop)
+            .assumeIsolated()
+            .whenComplete { result in
+                guard self.state == .open, self.replay != nil else { return }
+                switch result {
+                case .failure:
+                    self.finishReplay(recovered: false, reason: "unavailable", context: context)
+                case .success(let page) where page.truncated:
+                    self.finishReplay(recovered: false, reason: "out_of_window", context: context)
+                case .success(let page):
+                    self.replayPage(page, context: context)
+                }
+            }
+    }
+
+    private func replayPage(_ page: HistoryPage, context: ChannelHandlerContext) {
+        for event in page.events {
+            replay!.scanned += 1
+            if replay!.scanned > settings.maxReplayEvents {
+                finishReplay(recovered: false, reason: "too_many", context: context)
+                return
+            }
+            replay!.after = event.offset
+            guard let routing = EventRouting.decode(event.payload.readableBytesView), selects(routing) else { continue }
+            replay!.delivered += 1
+            rawContext?.write(NIOAny(WebSocketTextFrame.encode(event.payload, allocator: context.channel.allocator)), promise: nil)
+        }
+        rawContext?.flush()
+        guard page.hasMore else {
+            finishReplay(recovered: true, reason: nil, context: context)
+            return
+        }
+        if context.channel.isWritable {
+            requestReplayPage(context: context)
+        } else {
+            replay!.waitingForWritability = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, replay?.waitingForWritability == true {
+            replay!.waitingForWritability = false
+            requestReplayPage(context: context)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Sends `recovery`, then the live events held meanwhile that the replay did not already carry.
+    private func finishReplay(recovered: Bool, reason: String?, context: ChannelHandlerContext) {
+        guard let finished = replay else { return }
+        replay = nil
+        send(.recovery(recovered: recovered, count: finished.delivered, reason: reason), context: context)
+        for event in finished.held {
+            if let offset = event.offset, offset.epoch == finished.after.epoch, offset <= finished.after { continue }
+            _ = write(event)
+        }
+    }
+
+    /// Whether an event's targeting selects this connection.
+    private func selects(_ routing: EventRouting) -> Bool {
+        (routing.user == nil || routing.user == identity.user) && (routing.channel.map(isSubscribed) ?? true)
     }
 
     /// The client closed: answer with a normal close (RFC 6455 §5.5.1), or finish our own close.

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The targeting fields of a published event, read once per event per node.
+/// The targeting fields and history offset of a published event, read once per event per node.
 ///
 /// An event with `user` goes only to that user's connections; with `channel`, only to
 /// connections subscribed to that sub-channel; with both, to that user's subscribed
@@ -8,18 +8,22 @@ import Foundation
 public struct EventRouting: Decodable, Sendable, Equatable {
     public var user: String?
     public var channel: String?
+    /// The history offset the publish function stamped on the event; nil for live-only publishes.
+    public var offset: String?
 
-    public init(user: String? = nil, channel: String? = nil) {
+    public init(user: String? = nil, channel: String? = nil, offset: String? = nil) {
         self.user = user
         self.channel = channel
+        self.offset = offset
     }
 
-    enum CodingKeys: String, CodingKey { case user, channel }
+    enum CodingKeys: String, CodingKey { case user, channel, offset }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         user = try container.decodeIfPresent(JSONValue.self, forKey: .user)?.identifierString
         channel = try container.decodeIfPresent(JSONValue.self, forKey: .channel)?.identifierString
+        if case .string(let offset)? = try container.decodeIfPresent(JSONValue.self, forKey: .offset) { self.offset = offset }
     }
 
     /// Reads the routing of a published payload; nil when the payload is not a JSON object.

@@ -3,13 +3,17 @@ import Foundation
 /// Server-to-client control messages (events themselves are forwarded as published).
 public enum ServerMessage: Sendable, Equatable {
     /// The first frame of every connection.
-    case connected(connectionID: String, node: String, account: String, user: String, heartbeat: Int)
+    /// `offset` is the account's current history position: where this client starts.
+    case connected(connectionID: String, node: String, account: String, user: String, heartbeat: Int, offset: String?)
     /// The answer to a JSON `ping`.
     case pong(ref: MessageReference?)
     /// A positive answer to a message that carried an `id`.
     case ack(ref: MessageReference)
     /// A refusal of a client message.
     case error(code: ErrorCode, message: String, ref: MessageReference?)
+    /// The end of a history replay: whether every missed event was delivered, and how many were.
+    /// `reason` says why not, when not.
+    case recovery(recovered: Bool, count: Int, reason: String?)
 
     private struct Body: Encodable {
         var type: String
@@ -18,6 +22,10 @@ public enum ServerMessage: Sendable, Equatable {
         var account: String?
         var user: String?
         var heartbeat: Int?
+        var offset: String?
+        var recovered: Bool?
+        var count: Int?
+        var reason: String?
         var code: String?
         var message: String?
         var ref: MessageReference?
@@ -27,14 +35,16 @@ public enum ServerMessage: Sendable, Equatable {
     public func encoded() -> [UInt8] {
         let body: Body
         switch self {
-        case let .connected(connectionID, node, account, user, heartbeat):
-            body = Body(type: "connected", connection_id: connectionID, node: node, account: account, user: user, heartbeat: heartbeat)
+        case let .connected(connectionID, node, account, user, heartbeat, offset):
+            body = Body(type: "connected", connection_id: connectionID, node: node, account: account, user: user, heartbeat: heartbeat, offset: offset)
         case let .pong(ref):
             body = Body(type: "pong", ref: ref)
         case let .ack(ref):
             body = Body(type: "ack", ref: ref)
         case let .error(code, message, ref):
             body = Body(type: "error", code: code.rawValue, message: message, ref: ref)
+        case let .recovery(recovered, count, reason):
+            body = Body(type: "recovery", recovered: recovered, count: count, reason: reason)
         }
         // Encoding a struct of strings and integers cannot fail.
         return Array((try? Self.encoder.encode(body)) ?? Data(#"{"type":"error"}"#.utf8))

@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeNode
 import Foundation
 import Logging
+import PubSubBridge
 import ServiceLifecycle
 
 /// Reads `HERALD_<name>` from the environment.
@@ -69,6 +70,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a SIGTERM drain may take; clients get 1012 spread over half of it. [HERALD_DRAIN_SECONDS]")
     var drainSeconds: Int = environment("DRAIN_SECONDS").flatMap(Int.init) ?? 10
 
+    @Option(help: "Events kept per account in history. [HERALD_HISTORY_MAX_EVENTS]")
+    var historyMaxEvents: Int = environment("HISTORY_MAX_EVENTS").flatMap(Int.init) ?? 1000
+
+    @Option(help: "Seconds an event stays in history. [HERALD_HISTORY_MAX_AGE_SECONDS]")
+    var historyMaxAgeSeconds: Int = environment("HISTORY_MAX_AGE_SECONDS").flatMap(Int.init) ?? 600
+
+    @Option(help: "Most events one client recovery replays; a longer gap answers recovered:false. [HERALD_MAX_REPLAY]")
+    var maxReplay: Int = environment("MAX_REPLAY").flatMap(Int.init) ?? 1000
+
     @Option(help: "Event loop threads; default one per core. [HERALD_EVENT_LOOPS]")
     var eventLoops: Int = environment("EVENT_LOOPS").flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
 
@@ -121,7 +131,9 @@ struct Serve: AsyncParsableCommand {
             maxSubscriptionsPerConnection: maxSubscriptions,
             handshakeTimeout: .seconds(Int64(handshakeTimeoutSeconds)),
             subscriptionLinger: .milliseconds(Int64(subscriptionLingerMs)),
-            drainTimeout: .seconds(Int64(drainSeconds)), eventLoopCount: eventLoops)
+            drainTimeout: .seconds(Int64(drainSeconds)), eventLoopCount: eventLoops,
+            historyWindow: HistoryWindow(maxEvents: historyMaxEvents, maxAge: .seconds(Int64(historyMaxAgeSeconds))),
+            maxReplayEvents: maxReplay)
     }
 }
 

@@ -43,9 +43,13 @@ struct WireFormatTests {
         }
         #expect(try object(.error(code: .unknownType, message: "no", ref: .integer(3)))
             == ["type": "error", "code": "unknown_type", "message": "no", "ref": 3] as NSDictionary)
-        #expect(try object(.connected(connectionID: "n-1", node: "n", account: "42", user: "u", heartbeat: 30))
-            == ["type": "connected", "connection_id": "n-1", "node": "n", "account": "42", "user": "u", "heartbeat": 30] as NSDictionary)
+        #expect(try object(.connected(connectionID: "n-1", node: "n", account: "42", user: "u", heartbeat: 30, offset: "e:1-0"))
+            == ["type": "connected", "connection_id": "n-1", "node": "n", "account": "42", "user": "u", "heartbeat": 30, "offset": "e:1-0"] as NSDictionary)
         #expect(try object(.pong(ref: nil)) == ["type": "pong"] as NSDictionary)
+        #expect(try object(.recovery(recovered: false, count: 0, reason: "out_of_window"))
+            == ["type": "recovery", "recovered": false, "count": 0, "reason": "out_of_window"] as NSDictionary)
+        #expect(try object(.recovery(recovered: false, count: 0, reason: "out_of_window"))
+            == ["type": "recovery", "recovered": false, "count": 0, "reason": "out_of_window"] as NSDictionary)
     }
 
     @Test func presenceRoster() {

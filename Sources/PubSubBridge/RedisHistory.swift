@@ -1,0 +1,127 @@
+import Logging
+import NIOCore
+
+/// An account's event history in Redis (`herald:{A}:log` stream and `herald:{A}:epoch`), used through
+/// the `herald` function library so that storing, stamping the offset and publishing is one atomic step.
+///
+/// Futures complete on the client's event loop. If Redis lost the library (a restart without persistence),
+/// a call reloads it once and retries.
+public final class RedisHistory: Sendable {
+    private let client: RedisCommandClient
+    private let library: HeraldFunctionLibrary
+    private let logger: Logger
+
+    public init(client: RedisCommandClient, window: HistoryWindow, logger: Logger = Logger(label: "herald.redis.history")) {
+        self.client = client
+        self.library = HeraldFunctionLibrary(window: window)
+        self.logger = logger
+    }
+
+    /// Loads the `herald` library unless Redis already has this exact version; safe to call from many nodes at once.
+    public func installFunctions() -> EventLoopFuture<Void> {
+        let window = self.library.window
+        guard window.maxEvents > 0, window.maxAgeMilliseconds > 0 else {
+            return self.client.eventLoop.makeFailedFuture(
+                RedisError.invalidCommand("history window needs maxEvents > 0 and maxAge >= 1 ms, got \(window)")
+            )
+        }
+        let wanted = self.library.version
+        return self.client.send("FCALL_RO", "herald_version", "0")
+            .map { reply -> String? in reply.string }
+            .flatMapError { error -> EventLoopFuture<String?> in
+                if Self.isMissingFunction(error) {
+                    return self.client.eventLoop.makeSucceededFuture(nil)
+                }
+                return self.client.eventLoop.makeFailedFuture(error)
+            }
+            .flatMap { installed -> EventLoopFuture<Void> in
+                if installed == wanted {
+                    return self.client.eventLoop.makeSucceededVoidFuture()
+                }
+                if let installed {
+                    self.logger.warning(
+                        "Replacing the herald Redis function library; nodes with different history windows replace each other's",
+                        metadata: ["installed": "\(installed)", "wanted": "\(wanted)"]
+                    )
+                }
+                return self.load()
+            }
+    }
+
+    /// Stores `event` (a JSON object) in the account's history with its offset as first key, publishes the
+    /// stamped bytes on `channel` and returns the offset. Fails with ``RedisError/serverError(_:)`` for a non-object.
+    public func publish(channel: String, event: ByteBuffer) -> EventLoopFuture<StreamOffset> {
+        self.call([ByteBuffer(string: "FCALL"), ByteBuffer(string: "herald_publish"), ByteBuffer(string: "1"),
+                   ByteBuffer(string: channel), event])
+            .flatMapThrowing { reply in
+                guard let text = reply.string, let offset = StreamOffset(text) else {
+                    throw RedisError.protocolError("herald_publish answered \(reply) instead of an offset")
+                }
+                return offset
+            }
+    }
+
+    /// Up to `limit` events after `after`, oldest first, or a truncated page when they cannot all be recovered.
+    public func read(channel: String, after: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage> {
+        guard limit > 0 else {
+            return self.client.eventLoop.makeFailedFuture(RedisError.invalidCommand("history read limit must be > 0, got \(limit)"))
+        }
+        return self.call(["FCALL_RO", "herald_read", "1", channel, after.description, String(limit)].map { ByteBuffer(string: $0) })
+            .flatMapThrowing { reply in try Self.page(from: reply) }
+    }
+
+    /// The account's current offset (its epoch, created if absent, and the last entry id or `0-0`):
+    /// reading after it later returns exactly what was published since.
+    public func position(channel: String) -> EventLoopFuture<StreamOffset> {
+        self.call(["FCALL", "herald_position", "1", channel].map { ByteBuffer(string: $0) })
+            .flatMapThrowing { reply in
+                guard let text = reply.string, let offset = StreamOffset(text) else {
+                    throw RedisError.protocolError("herald_position answered \(reply) instead of an offset")
+                }
+                return offset
+            }
+    }
+
+    private func load() -> EventLoopFuture<Void> {
+        self.client.send("FUNCTION", "LOAD", "REPLACE", self.library.source).map { _ in
+            self.logger.info("Loaded the herald Redis function library", metadata: ["version": "\(self.library.version)"])
+        }
+    }
+
+    /// Sends a function call; when Redis no longer knows the function, reloads the library and sends it once more.
+    private func call(_ arguments: [ByteBuffer]) -> EventLoopFuture<RESPValue> {
+        self.client.send(arguments).flatMapError { error in
+            guard Self.isMissingFunction(error) else {
+                return self.client.eventLoop.makeFailedFuture(error)
+            }
+            self.logger.notice("Redis lost the herald function library (restarted?); loading it again")
+            return self.installFunctions().flatMap { self.client.send(arguments) }
+        }
+    }
+
+    private static func isMissingFunction(_ error: Error) -> Bool {
+        (error as? RedisError)?.serverMessage?.hasPrefix("ERR Function not found") == true
+    }
+
+    /// Decodes herald_read's `[epoch or "", truncated, hasMore, id1, event1, ...]`.
+    private static func page(from reply: RESPValue) throws -> HistoryPage {
+        guard let elements = reply.array, elements.count >= 3, elements.count % 2 == 1,
+              let epoch = elements[0].string, let truncated = elements[1].int, let hasMore = elements[2].int
+        else {
+            throw RedisError.protocolError("herald_read answered \(reply)")
+        }
+        var events: [HistoryEvent] = []
+        events.reserveCapacity((elements.count - 3) / 2)
+        var index = 3
+        while index < elements.count {
+            guard let id = elements[index].string, let payload = elements[index + 1].bytes,
+                  let offset = StreamOffset(epoch: epoch, streamID: id[...])
+            else {
+                throw RedisError.protocolError("herald_read answered a malformed entry: \(elements[index]) \(elements[index + 1])")
+            }
+            events.append(HistoryEvent(offset: offset, payload: payload))
+            index += 2
+        }
+        return HistoryPage(epoch: epoch.isEmpty ? nil : epoch, events: events, truncated: truncated != 0, hasMore: hasMore != 0)
+    }
+}
