@@ -14,7 +14,12 @@ final class AccountInterest: Sendable {
         case deliver(shards: UInt64)
         /// Held for after the catch-up, or a duplicate of what was delivered, or nobody here.
         case skip
+        /// Held, but the catch-up has held too many: end it now (the gap is reported).
+        case overflow
     }
+
+    /// Live events one account may hold while its catch-up runs.
+    static let maxHeldEvents = 10_000
 
     private struct AccountState {
         var shards: UInt64 = 0
@@ -61,7 +66,7 @@ final class AccountInterest: Sendable {
             if state.held != nil && !fromCatchUp {
                 state.held!.append(payload)
                 map[account] = state
-                return .skip
+                return state.held!.count > Self.maxHeldEvents ? .overflow : .skip
             }
             if let offset {
                 if let delivered = state.delivered, delivered.epoch == offset.epoch, offset <= delivered { return .skip }
@@ -83,6 +88,11 @@ final class AccountInterest: Sendable {
             }
             return resume
         }
+    }
+
+    /// Whether `account` is still catching up (an abandoned catch-up must not deliver late pages).
+    func isCatchingUp(account: String) -> Bool {
+        accounts.withLockedValue { $0[account]?.held != nil }
     }
 
     /// Ends the catch-up of `account`, returning the live events held meanwhile, in arrival order.

@@ -16,6 +16,8 @@ final class EventFanOut: Sendable {
 
     /// History events read per catch-up request.
     static let catchUpPageSize = 200
+    /// Reads tried (250 ms apart) while the command connection comes back, before giving up.
+    static let catchUpAttempts = 120
 
     init(shards: [NIOLoopBound<ConnectionShard>], interest: AccountInterest, broker: any EventBroker, metrics: NodeMetrics, logger: Logger) {
         self.shards = shards
@@ -39,7 +41,13 @@ final class EventFanOut: Sendable {
             return
         }
         let offset = routing.offset.flatMap(StreamOffset.init)
-        guard case .deliver(let mask) = interest.admit(account: account, payload: payload, offset: offset) else { return }
+        let admission = interest.admit(account: account, payload: payload, offset: offset)
+        if admission == .overflow {
+            logger.warning("catch-up held too many live events; reporting a gap", metadata: ["account": "\(account)"])
+            abandonCatchUp(account: account)
+            return
+        }
+        guard case .deliver(let mask) = admission else { return }
         send(OutboundEvent(frame: WebSocketTextFrame.encode(payload, allocator: allocator), routing: routing, offset: offset), to: account, shards: mask)
     }
 
@@ -60,12 +68,11 @@ final class EventFanOut: Sendable {
 
     private func readPage(account: String, after: StreamOffset, attempt: Int) {
         broker.history(account: account, after: after, limit: Self.catchUpPageSize).whenComplete { result in
+            guard self.interest.isCatchingUp(account: account) else { return }
             switch result {
             case .success(let page) where page.truncated:
                 self.logger.warning("history gap cannot be filled", metadata: ["account": "\(account)"])
-                self.interest.resetOffset(account: account)
-                self.announceGap(account: account)
-                self.finishCatchUp(account: account)
+                self.abandonCatchUp(account: account)
             case .success(let page):
                 for event in page.events { self.deliverRecovered(account: account, event: event) }
                 if page.hasMore, let last = page.events.last {
@@ -73,13 +80,11 @@ final class EventFanOut: Sendable {
                 } else {
                     self.finishCatchUp(account: account)
                 }
-            case .failure(let error) where attempt < 20:
+            case .failure(let error) where attempt < Self.catchUpAttempts:
                 self.logger.debug("history read failed; retrying", metadata: ["account": "\(account)", "error": "\(error)"])
                 self.shards[0].eventLoop.scheduleTask(in: .milliseconds(250)) { self.readPage(account: account, after: after, attempt: attempt + 1) }
             case .failure:
-                self.interest.resetOffset(account: account)
-                self.announceGap(account: account)
-                self.finishCatchUp(account: account)
+                self.abandonCatchUp(account: account)
             }
         }
     }
@@ -90,6 +95,12 @@ final class EventFanOut: Sendable {
             case .deliver(let mask) = interest.admit(account: account, payload: event.payload, offset: event.offset, fromCatchUp: true)
         else { return }
         send(OutboundEvent(frame: WebSocketTextFrame.encode(event.payload, allocator: allocator), routing: routing, offset: event.offset), to: account, shards: mask)
+    }
+
+    private func abandonCatchUp(account: String) {
+        interest.resetOffset(account: account)
+        announceGap(account: account)
+        finishCatchUp(account: account)
     }
 
     private func finishCatchUp(account: String) {
