@@ -41,7 +41,11 @@ let package = Package(
         ),
         .target(
             name: "Presence",
-            dependencies: ["PubSubBridge", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PubSubBridge",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio
         ),
         .target(
             name: "HeraldProtocol",
@@ -65,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "edge-node",
             dependencies: [
-                "EdgeNode", "PubSubBridge",
+                "EdgeNode", "PubSubBridge", "Presence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

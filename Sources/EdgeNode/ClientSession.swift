@@ -12,6 +12,11 @@ struct ClientSession: Sendable {
         case subscribe(channel: String)
         /// Replay history after `since` (the raw offset text; the handler validates it).
         case resume(since: String, ref: MessageReference?)
+        /// Start (or keep alive) this user's typing state in a conversation.
+        case startTyping(conversation: String)
+        case stopTyping(conversation: String)
+        /// Answer with `presence.state`.
+        case queryPresence(ref: MessageReference?)
         case unsubscribe(channel: String)
         case close(CloseCode, reason: String)
     }
@@ -20,10 +25,21 @@ struct ClientSession: Sendable {
     let maxSubscriptions: Int
     private(set) var subscriptions: Set<String> = []
     private var limiter: MessageRateLimiter
+    /// When each conversation's typing state was last sent on; repeated starts within a third
+    /// of the typing TTL cost nothing beyond this check.
+    private var typingRefreshed: [String: NIODeadline] = [:]
+    private let typingRefreshInterval: TimeAmount
 
-    init(identity: ClientIdentity, maxSubscriptions: Int, messagesPerSecond: Int, burst: Int, now: NIODeadline) {
+    /// Conversations one connection may be typing in at once.
+    static let maxTypingConversations = 16
+
+    init(
+        identity: ClientIdentity, maxSubscriptions: Int, messagesPerSecond: Int, burst: Int, now: NIODeadline,
+        typingTTL: TimeAmount = .seconds(3)
+    ) {
         self.identity = identity
         self.maxSubscriptions = maxSubscriptions
+        self.typingRefreshInterval = .nanoseconds(typingTTL.nanoseconds / 3)
         self.limiter = MessageRateLimiter(perSecond: messagesPerSecond, burst: burst, now: now)
     }
 
@@ -53,11 +69,38 @@ struct ClientSession: Sendable {
                 return [.send(.error(code: .malformedMessage, message: "'resume' needs 'since': the last offset received", ref: message.id))]
             }
             return [.resume(since: since, ref: message.id)]
-        case "presence.get", "typing.start", "typing.stop":
-            return [.send(.error(code: .unsupported, message: "'\(message.type)' is not available on this node yet", ref: message.id))]
+        case "typing.start", "typing.stop":
+            return typing(message, start: message.type == "typing.start", now: now)
+        case "presence.get":
+            return [.queryPresence(ref: message.id)]
         default:
             return [.send(.error(code: .unknownType, message: "unknown message type '\(message.type)' and no upstream is configured", ref: message.id))]
         }
+    }
+
+    private mutating func typing(_ message: ClientMessage, start: Bool, now: NIODeadline) -> [Action] {
+        guard let conversation = message.conversationID, ChannelName.isValid(conversation) else {
+            return [.send(.error(
+                code: .invalidConversation,
+                message: "'conversation_id' must be a string of 1-\(ChannelName.maximumLength) printable characters", ref: message.id))]
+        }
+        var actions: [Action] = []
+        if start {
+            if let last = typingRefreshed[conversation], now - last < typingRefreshInterval {
+                // Still fresh in the store: nothing to send.
+            } else {
+                if typingRefreshed[conversation] == nil, typingRefreshed.count >= Self.maxTypingConversations {
+                    return [.send(.error(code: .rateLimited, message: "typing in more than \(Self.maxTypingConversations) conversations at once", ref: message.id))]
+                }
+                typingRefreshed[conversation] = now
+                actions.append(.startTyping(conversation: conversation))
+            }
+        } else {
+            typingRefreshed[conversation] = nil
+            actions.append(.stopTyping(conversation: conversation))
+        }
+        if let ref = message.id { actions.append(.send(.ack(ref: ref))) }
+        return actions
     }
 
     private mutating func subscribe(_ message: ClientMessage) -> [Action] {

@@ -18,17 +18,19 @@ final class ConnectionShard {
     private let interest: AccountInterest
     private let metrics: NodeMetrics
     private let readiness: NodeReadiness
+    private let presence: PresenceTracker
     private var accounts: [String: Members] = [:]
     private var pendingFlush: [WebSocketConnectionHandler] = []
     private var flushScheduled = false
     private var idleSweep: RepeatedTask?
 
-    init(eventLoop: EventLoop, index: Int, interest: AccountInterest, metrics: NodeMetrics, readiness: NodeReadiness) {
+    init(eventLoop: EventLoop, index: Int, interest: AccountInterest, metrics: NodeMetrics, readiness: NodeReadiness, presence: PresenceTracker) {
         self.eventLoop = eventLoop
         self.index = index
         self.interest = interest
         self.metrics = metrics
         self.readiness = readiness
+        self.presence = presence
     }
 
     func add(_ connection: WebSocketConnectionHandler) {
@@ -36,6 +38,7 @@ final class ConnectionShard {
         if accounts[account] == nil { interest.join(account: account, shard: index) }
         let id = ObjectIdentifier(connection)
         readiness.connectionOpened()
+        presence.connected(account: account, member: connection.presenceMember, info: PresenceTracker.infoText(connection.identity.info))
         accounts[account, default: Members()].all[id] = connection
         accounts[account]!.byUser[connection.identity.user, default: [:]][id] = connection
     }
@@ -45,6 +48,7 @@ final class ConnectionShard {
         let id = ObjectIdentifier(connection)
         guard var members = accounts[account], members.all.removeValue(forKey: id) != nil else { return }
         readiness.connectionClosed()
+        presence.disconnected(account: account, member: connection.presenceMember)
         let user = connection.identity.user
         members.byUser[user]?.removeValue(forKey: id)
         if members.byUser[user]?.isEmpty == true { members.byUser[user] = nil }
@@ -75,19 +79,20 @@ final class ConnectionShard {
     /// Writes `event` to every local connection of `account` that its routing selects.
     func deliver(_ event: OutboundEvent, to account: String) {
         guard let members = accounts[account] else { return }
+        let routing = event.routing
+        let candidates: [ObjectIdentifier: WebSocketConnectionHandler]
+        if let user = routing.user {
+            candidates = members.byUser[user, default: [:]]
+        } else if let channel = routing.channel {
+            candidates = members.byChannel[channel, default: [:]]
+        } else {
+            candidates = members.all
+        }
+        let needsCheck = routing.excludeUser != nil || (routing.user != nil && routing.channel != nil)
         var delivered = 0
-        switch (event.routing.user, event.routing.channel) {
-        case (nil, nil):
-            for connection in members.all.values where connection.write(event) { delivered += 1 }
-        case (let user?, nil):
-            for connection in members.byUser[user, default: [:]].values where connection.write(event) { delivered += 1 }
-        case (nil, let channel?):
-            for connection in members.byChannel[channel, default: [:]].values where connection.write(event) { delivered += 1 }
-        case (let user?, let channel?):
-            for connection in members.byUser[user, default: [:]].values
-            where connection.isSubscribed(to: channel) && connection.write(event) {
-                delivered += 1
-            }
+        for connection in candidates.values {
+            if needsCheck, !routing.selects(user: connection.identity.user, isSubscribed: connection.isSubscribed(to:)) { continue }
+            if connection.write(event) { delivered += 1 }
         }
         if delivered > 0 { metrics.deliveries.increment(by: Int64(delivered)) }
     }

@@ -1,4 +1,5 @@
 import NIOCore
+import Presence
 import PubSubBridge
 
 /// Everything an edge node needs to run; the executable fills it from flags and `HERALD_*` variables.
@@ -42,6 +43,10 @@ public struct EdgeNodeConfiguration: Sendable {
     public var historyWindow: HistoryWindow
     /// Most events one client recovery may replay; a longer gap answers `recovered: false`.
     public var maxReplayEvents: Int
+    /// Presence entry lifetime and refresh interval, and the typing TTL.
+    public var presenceTiming: PresenceTiming
+    /// Whether a typing user's own connections receive their `typing.start`/`typing.stop`.
+    public var typingEcho: Bool
 
     public init(
         host: String = "0.0.0.0",
@@ -63,7 +68,9 @@ public struct EdgeNodeConfiguration: Sendable {
         drainTimeout: TimeAmount = .seconds(10),
         eventLoopCount: Int = System.coreCount,
         historyWindow: HistoryWindow = HistoryWindow(),
-        maxReplayEvents: Int = 1000
+        maxReplayEvents: Int = 1000,
+        presenceTiming: PresenceTiming = PresenceTiming(),
+        typingEcho: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -85,6 +92,8 @@ public struct EdgeNodeConfiguration: Sendable {
         self.eventLoopCount = eventLoopCount
         self.historyWindow = historyWindow
         self.maxReplayEvents = maxReplayEvents
+        self.presenceTiming = presenceTiming
+        self.typingEcho = typingEcho
     }
 }
 

@@ -6,6 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import Presence
 import PubSubBridge
 import ServiceLifecycle
 
@@ -55,18 +56,21 @@ public final class EdgeNodeServer: Service, Sendable {
         let broker = try makeBroker()
         let readiness = NodeReadiness(broker: broker)
         let interest = AccountInterest(broker: broker)
+        let presence = PresenceTracker(
+            store: makePresenceStore(broker: broker), timing: configuration.presenceTiming,
+            typingEcho: configuration.typingEcho, eventLoop: group.next(), logger: logger)
         var shards: [NIOLoopBound<ConnectionShard>] = []
         for (index, loop) in group.makeIterator().enumerated() {
             let metrics = self.metrics
             let heartbeat = TimeAmount.seconds(Int64(configuration.heartbeatSeconds))
             shards.append(try await loop.submit {
-                let shard = ConnectionShard(eventLoop: loop, index: index, interest: interest, metrics: metrics, readiness: readiness)
+                let shard = ConnectionShard(eventLoop: loop, index: index, interest: interest, metrics: metrics, readiness: readiness, presence: presence)
                 shard.startIdleSweep(heartbeat: heartbeat)
                 return NIOLoopBound(shard, eventLoop: loop)
             }.get())
         }
         let loopShards = shards
-        let fanOut = EventFanOut(shards: loopShards, interest: interest, broker: broker, metrics: metrics, logger: logger)
+        let fanOut = EventFanOut(shards: loopShards, interest: interest, broker: broker, presence: presence, metrics: metrics, logger: logger)
         let logger = self.logger
         broker.start(
             deliver: { account, payload in fanOut.deliver(account: account, payload: payload) },
@@ -78,10 +82,12 @@ public final class EdgeNodeServer: Service, Sendable {
 
         let http = HTTPRequestHandler.Dependencies(
             broker: broker, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), metrics: metrics,
-            readiness: readiness, maxBodyBytes: configuration.maxRequestBodyBytes,
+            readiness: readiness, presence: presence, maxBodyBytes: configuration.maxRequestBodyBytes,
             requestTimeout: configuration.handshakeTimeout)
+        presence.start()
         let upgrade = UpgradeContext(
-            authenticator: authenticator, readiness: readiness, fanOut: fanOut, broker: broker, metrics: metrics, logger: logger,
+            authenticator: authenticator, readiness: readiness, fanOut: fanOut, broker: broker, presence: presence,
+            metrics: metrics, logger: logger,
             configuration: configuration, serial: connectionSerial)
 
         let serverChannel = try await ServerBootstrap(group: group)
@@ -115,6 +121,7 @@ public final class EdgeNodeServer: Service, Sendable {
         for shard in loopShards {
             try? await shard.eventLoop.submit { shard.value.stop() }.get()
         }
+        try? await presence.stop().get()
         try? await broker.shutdown().get()
         logger.info("edge node stopped")
     }
@@ -128,6 +135,15 @@ public final class EdgeNodeServer: Service, Sendable {
             throw ConfigurationError.invalidRedisURL(String(describing: error))
         }
         return RedisEventBroker(configuration: redis, eventLoop: group.next(), linger: configuration.subscriptionLinger, window: configuration.historyWindow, logger: logger)
+    }
+
+    private func makePresenceStore(broker: any EventBroker) -> any PresenceStore {
+        if let redis = broker as? RedisEventBroker {
+            return RedisPresenceStore(client: redis.commands, timing: configuration.presenceTiming, logger: logger)
+        }
+        return MemoryPresenceStore(eventLoop: group.next(), timing: configuration.presenceTiming) { account, event in
+            _ = broker.publish(account: account, payload: event, history: false)
+        }
     }
 
     /// Readiness off, clients closed with 1012 in batches over half the drain timeout, then the
@@ -160,6 +176,7 @@ private struct UpgradeContext: Sendable {
     let readiness: NodeReadiness
     let fanOut: EventFanOut
     let broker: any EventBroker
+    let presence: PresenceTracker
     let metrics: NodeMetrics
     let logger: Logger
     let configuration: EdgeNodeConfiguration
@@ -243,6 +260,6 @@ private struct UpgradeContext: Sendable {
             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
             maxAccumulatedFrameSize: configuration.maxClientMessageBytes))
         try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(
-            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, metrics: metrics, logger: connectionLogger))
+            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics, logger: connectionLogger))
     }
 }

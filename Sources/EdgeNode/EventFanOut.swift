@@ -10,6 +10,7 @@ final class EventFanOut: Sendable {
     let shards: [NIOLoopBound<ConnectionShard>]
     private let interest: AccountInterest
     private let broker: any EventBroker
+    private let presence: PresenceTracker
     private let metrics: NodeMetrics
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
@@ -19,10 +20,14 @@ final class EventFanOut: Sendable {
     /// Reads tried (250 ms apart) while the command connection comes back, before giving up.
     static let catchUpAttempts = 120
 
-    init(shards: [NIOLoopBound<ConnectionShard>], interest: AccountInterest, broker: any EventBroker, metrics: NodeMetrics, logger: Logger) {
+    init(
+        shards: [NIOLoopBound<ConnectionShard>], interest: AccountInterest, broker: any EventBroker,
+        presence: PresenceTracker, metrics: NodeMetrics, logger: Logger
+    ) {
         self.shards = shards
         self.interest = interest
         self.broker = broker
+        self.presence = presence
         self.metrics = metrics
         self.logger = logger
     }
@@ -40,6 +45,7 @@ final class EventFanOut: Sendable {
             logger.warning("dropped an event that is not a JSON object", metadata: ["account": "\(account)", "event.bytes": "\(payload.readableBytes)"])
             return
         }
+        if routing.type == "typing.start" { presence.typingSeen(account: account) }
         let offset = routing.offset.flatMap(StreamOffset.init)
         let admission = interest.admit(account: account, payload: payload, offset: offset)
         if admission == .overflow {

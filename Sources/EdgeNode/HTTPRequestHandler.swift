@@ -16,6 +16,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         var apiKeys: APIKeyVerifier
         var metrics: NodeMetrics
         var readiness: NodeReadiness
+        var presence: PresenceTracker
         var maxBodyBytes: Int
         var requestTimeout: TimeAmount
     }
@@ -109,12 +110,56 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             publish(head: head, body: body, context: context, batch: true)
         case (_, "/healthz"), (_, "/readyz"), (_, "/metrics"), (_, "/api/v1/publish"), (_, "/api/v1/publish/batch"):
             respond(context: context, keepAlive: keepAlive, refusal: HTTPRefusal(status: .methodNotAllowed, code: .methodNotAllowed, message: "\(head.method) is not allowed on \(path)"))
+        case (.GET, _) where Self.presenceAccount(in: path) != nil:
+            presenceQuery(account: Self.presenceAccount(in: path)!, head: head, context: context)
+        case (_, _) where Self.presenceAccount(in: path) != nil:
+            respond(context: context, keepAlive: keepAlive, refusal: HTTPRefusal(status: .methodNotAllowed, code: .methodNotAllowed, message: "\(head.method) is not allowed on \(path)"))
         case _ where HandshakeAuthenticator.isWebSocketPath(head.uri):
             let refusal = slot.refusal ?? HTTPRefusal(status: .upgradeRequired, code: .upgradeRequired, message: "this endpoint speaks WebSocket: send an Upgrade: websocket request")
             slot.refusal = nil
             respond(context: context, keepAlive: false, refusal: refusal)
         default:
             respond(context: context, keepAlive: keepAlive, refusal: HTTPRefusal(status: .notFound, code: .notFound, message: "no route for \(head.method) \(path)"))
+        }
+    }
+
+    /// The account of `/api/v1/accounts/{account}/presence`, or nil for other paths.
+    static func presenceAccount(in path: String) -> String? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard segments.count == 5, segments[0] == "api", segments[1] == "v1", segments[2] == "accounts", segments[4] == "presence" else {
+            return nil
+        }
+        return String(segments[3])
+    }
+
+    /// `GET /api/v1/accounts/{account}/presence`: an API key may read any account it names, as it may publish to any.
+    private func presenceQuery(account: String, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let keepAlive = head.isKeepAlive
+        do throws(AuthenticationError) {
+            guard dependencies.apiKeys.isEnabled else { throw .badAPIKey }
+            try dependencies.apiKeys.check(head.headers)
+        } catch {
+            respond(context: context, keepAlive: keepAlive, refusal: HTTPRefusal(error))
+            return
+        }
+        guard AccountName.isValid(account) else {
+            respond(context: context, keepAlive: keepAlive, refusal: PublishRequest.bad("the account must be 1-\(AccountName.maximumLength) characters of A-Z a-z 0-9 _ - ."))
+            return
+        }
+        dependencies.presence.users(account: account).hop(to: context.eventLoop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let users):
+                let entries: [[String: Any]] = users.map { user in
+                    var entry: [String: Any] = ["user": user.user, "connections": user.connections]
+                    if let info = user.info, let object = try? JSONSerialization.jsonObject(with: Data(info.utf8), options: [.fragmentsAllowed]) {
+                        entry["info"] = object
+                    }
+                    return entry
+                }
+                self.respond(context: context, keepAlive: keepAlive, status: .ok, json: ["account": account, "users": entries])
+            case .failure(let error):
+                self.respond(context: context, keepAlive: keepAlive, refusal: HTTPRefusal(status: .serviceUnavailable, code: .unavailable, message: "presence is unavailable: \(error)"))
+            }
         }
     }
 

@@ -11,7 +11,8 @@ public final class RedisEventBroker: EventBroker {
     private let configuration: RedisConfiguration
     private let linger: TimeAmount
     private let logger: Logger
-    private let commands: RedisCommandClient
+    /// The command connection, shared with other Redis-backed parts of the node (presence).
+    public let commands: RedisCommandClient
     private let historyStore: RedisHistory
     private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
 

@@ -96,7 +96,10 @@ struct TokenClaims: JWTPayload {
         } catch {
             throw AuthenticationError.expired
         }
-        guard let user = claims["sub"]?.identifierString, !user.isEmpty, user.utf8.count <= 256 else {
+        // Control characters are refused: presence keys use \u{1F} to separate user from connection.
+        guard let user = claims["sub"]?.identifierString, !user.isEmpty, user.utf8.count <= 256,
+            !user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
             throw AuthenticationError.missingClaim("sub")
         }
         guard let account = claims[accountClaim]?.identifierString, AccountName.isValid(account) else {

@@ -2,6 +2,7 @@ import HeraldProtocol
 import Logging
 import NIOCore
 import NIOWebSocket
+import Presence
 import PubSubBridge
 
 /// One client's WebSocket session after the upgrade: answers pings, runs the `ClientSession`
@@ -51,6 +52,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private let settings: Settings
     private let shard: ConnectionShard
     private let broker: any EventBroker
+    private let presence: PresenceTracker
     private var replay: Replay?
     private let metrics: NodeMetrics
     private let logger: Logger
@@ -62,21 +64,29 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private var registered = false
     private(set) var lastActivity: NIODeadline
 
-    init(identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker, metrics: NodeMetrics, logger: Logger) {
+    init(
+        identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker,
+        presence: PresenceTracker, metrics: NodeMetrics, logger: Logger
+    ) {
         let now = NIODeadline.now()
         self.identity = identity
         self.settings = settings
         self.shard = shard
         self.broker = broker
+        self.presence = presence
         self.metrics = metrics
         self.logger = logger
         self.lastActivity = now
         self.session = ClientSession(
             identity: identity, maxSubscriptions: settings.maxSubscriptions,
-            messagesPerSecond: settings.messagesPerSecond, burst: settings.messageBurst, now: now)
+            messagesPerSecond: settings.messagesPerSecond, burst: settings.messageBurst, now: now,
+            typingTTL: .milliseconds(presence.timing.typingTTL))
     }
 
     var subscribedChannels: Set<String> { session.subscriptions }
+
+    /// This connection as a presence entry.
+    var presenceMember: PresenceMember { PresenceMember(user: identity.user, connection: settings.connectionID) }
 
     func isSubscribed(to channel: String) -> Bool { session.subscriptions.contains(channel) }
 
@@ -160,6 +170,23 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             shard.unsubscribe(self, from: channel)
         case .resume(let since, let ref):
             startReplay(since: since, ref: ref, context: context)
+        case .startTyping(let conversation):
+            presence.startTyping(account: identity.account, conversation: conversation, user: identity.user)
+        case .stopTyping(let conversation):
+            presence.stopTyping(account: identity.account, conversation: conversation, user: identity.user)
+        case .queryPresence(let ref):
+            presence.users(account: identity.account)
+                .hop(to: context.eventLoop)
+                .assumeIsolated()
+                .whenComplete { result in
+                    guard self.state == .open else { return }
+                    switch result {
+                    case .success(let users):
+                        self.send(.presenceState(users: users.map(PresenceTracker.entry), ref: ref), context: context)
+                    case .failure:
+                        self.send(.error(code: .unavailable, message: "presence is unavailable: retry shortly", ref: ref), context: context)
+                    }
+                }
         case .close(let code, let reason):
             close(code: code, reason: reason)
         }
@@ -267,7 +294,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
                 return
             }
             replay!.after = event.offset
-            guard let routing = EventRouting.decode(event.payload.readableBytesView), selects(routing) else { continue }
+            guard let routing = EventRouting.decode(event.payload.readableBytesView),
+                routing.selects(user: identity.user, isSubscribed: isSubscribed(to:))
+            else { continue }
             replay!.delivered += 1
             rawContext?.write(NIOAny(WebSocketTextFrame.encode(event.payload, allocator: context.channel.allocator)), promise: nil)
         }
@@ -300,11 +329,6 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             if let offset = event.offset, offset.epoch == finished.after.epoch, offset <= finished.after { continue }
             _ = write(event)
         }
-    }
-
-    /// Whether an event's targeting selects this connection.
-    private func selects(_ routing: EventRouting) -> Bool {
-        (routing.user == nil || routing.user == identity.user) && (routing.channel.map(isSubscribed) ?? true)
     }
 
     /// The client closed: answer with a normal close (RFC 6455 §5.5.1), or finish our own close.

@@ -14,6 +14,21 @@ public enum ServerMessage: Sendable, Equatable {
     /// The end of a history replay: whether every missed event was delivered, and how many were.
     /// `reason` says why not, when not.
     case recovery(recovered: Bool, count: Int, reason: String?)
+    /// The answer to `presence.get`: who is online in the account.
+    case presenceState(users: [PresenceEntry], ref: MessageReference?)
+
+    /// One user in `presence.state`.
+    public struct PresenceEntry: Encodable, Sendable, Equatable {
+        public var user: String
+        public var connections: Int
+        public var info: JSONValue?
+
+        public init(user: String, connections: Int, info: JSONValue?) {
+            self.user = user
+            self.connections = connections
+            self.info = info
+        }
+    }
 
     private struct Body: Encodable {
         var type: String
@@ -26,6 +41,7 @@ public enum ServerMessage: Sendable, Equatable {
         var recovered: Bool?
         var count: Int?
         var reason: String?
+        var users: [PresenceEntry]?
         var code: String?
         var message: String?
         var ref: MessageReference?
@@ -45,6 +61,8 @@ public enum ServerMessage: Sendable, Equatable {
             body = Body(type: "error", code: code.rawValue, message: message, ref: ref)
         case let .recovery(recovered, count, reason):
             body = Body(type: "recovery", recovered: recovered, count: count, reason: reason)
+        case let .presenceState(users, ref):
+            body = Body(type: "presence.state", users: users, ref: ref)
         }
         // Encoding a struct of strings and integers cannot fail.
         return Array((try? Self.encoder.encode(body)) ?? Data(#"{"type":"error"}"#.utf8))

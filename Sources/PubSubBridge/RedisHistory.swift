@@ -7,45 +7,27 @@ import NIOCore
 /// Futures complete on the client's event loop. If Redis lost the library (a restart without persistence),
 /// a call reloads it once and retries.
 public final class RedisHistory: Sendable {
-    private let client: RedisCommandClient
-    private let library: HeraldFunctionLibrary
-    private let logger: Logger
+    private let functions: RedisFunctions
+    private let window: HistoryWindow
+    private var client: RedisCommandClient { functions.client }
 
     public init(client: RedisCommandClient, window: HistoryWindow, logger: Logger = Logger(label: "herald.redis.history")) {
-        self.client = client
-        self.library = HeraldFunctionLibrary(window: window)
-        self.logger = logger
+        let library = HeraldFunctionLibrary(window: window)
+        self.functions = RedisFunctions(
+            client: client,
+            library: .init(name: "herald", versionFunction: "herald_version", version: library.version, source: library.source),
+            logger: logger)
+        self.window = window
     }
 
     /// Loads the `herald` library unless Redis already has this exact version; safe to call from many nodes at once.
     public func installFunctions() -> EventLoopFuture<Void> {
-        let window = self.library.window
         guard window.maxEvents > 0, window.maxAgeMilliseconds > 0 else {
-            return self.client.eventLoop.makeFailedFuture(
+            return client.eventLoop.makeFailedFuture(
                 RedisError.invalidCommand("history window needs maxEvents > 0 and maxAge >= 1 ms, got \(window)")
             )
         }
-        let wanted = self.library.version
-        return self.client.send("FCALL_RO", "herald_version", "0")
-            .map { reply -> String? in reply.string }
-            .flatMapError { error -> EventLoopFuture<String?> in
-                if Self.isMissingFunction(error) {
-                    return self.client.eventLoop.makeSucceededFuture(nil)
-                }
-                return self.client.eventLoop.makeFailedFuture(error)
-            }
-            .flatMap { installed -> EventLoopFuture<Void> in
-                if installed == wanted {
-                    return self.client.eventLoop.makeSucceededVoidFuture()
-                }
-                if let installed {
-                    self.logger.warning(
-                        "Replacing the herald Redis function library; nodes with different history windows replace each other's",
-                        metadata: ["installed": "\(installed)", "wanted": "\(wanted)"]
-                    )
-                }
-                return self.load()
-            }
+        return functions.install()
     }
 
     /// Stores `event` (a JSON object) in the account's history with its offset as first key, publishes the
@@ -82,25 +64,8 @@ public final class RedisHistory: Sendable {
             }
     }
 
-    private func load() -> EventLoopFuture<Void> {
-        self.client.send("FUNCTION", "LOAD", "REPLACE", self.library.source).map { _ in
-            self.logger.info("Loaded the herald Redis function library", metadata: ["version": "\(self.library.version)"])
-        }
-    }
-
-    /// Sends a function call; when Redis no longer knows the function, reloads the library and sends it once more.
     private func call(_ arguments: [ByteBuffer]) -> EventLoopFuture<RESPValue> {
-        self.client.send(arguments).flatMapError { error in
-            guard Self.isMissingFunction(error) else {
-                return self.client.eventLoop.makeFailedFuture(error)
-            }
-            self.logger.notice("Redis lost the herald function library (restarted?); loading it again")
-            return self.installFunctions().flatMap { self.client.send(arguments) }
-        }
-    }
-
-    private static func isMissingFunction(_ error: Error) -> Bool {
-        (error as? RedisError)?.serverMessage?.hasPrefix("ERR Function not found") == true
+        functions.call(arguments)
     }
 
     /// Decodes herald_read's `[epoch or "", truncated, hasMore, id1, event1, ...]`.

@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeNode
 import Foundation
 import Logging
+import Presence
 import PubSubBridge
 import ServiceLifecycle
 
@@ -79,6 +80,18 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most events one client recovery replays; a longer gap answers recovered:false. [HERALD_MAX_REPLAY]")
     var maxReplay: Int = environment("MAX_REPLAY").flatMap(Int.init) ?? 1000
 
+    @Option(help: "Seconds a presence entry lives without a refresh (a dead node's users leave after it). [HERALD_PRESENCE_TTL_SECONDS]")
+    var presenceTTLSeconds: Int = environment("PRESENCE_TTL_SECONDS").flatMap(Int.init) ?? 30
+
+    @Option(help: "Seconds between a node's presence refreshes (one Redis call per account). [HERALD_PRESENCE_REFRESH_SECONDS]")
+    var presenceRefreshSeconds: Int = environment("PRESENCE_REFRESH_SECONDS").flatMap(Int.init) ?? 10
+
+    @Option(help: "Milliseconds a typing state lives without a new typing.start. [HERALD_TYPING_TTL_MS]")
+    var typingTTLMs: Int = environment("TYPING_TTL_MS").flatMap(Int.init) ?? 3000
+
+    @Flag(help: "Send typing events to the typing user's own connections too. [HERALD_TYPING_ECHO=true]")
+    var typingEcho: Bool = environment("TYPING_ECHO") == "true"
+
     @Option(help: "Event loop threads; default one per core. [HERALD_EVENT_LOOPS]")
     var eventLoops: Int = environment("EVENT_LOOPS").flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
 
@@ -133,7 +146,11 @@ struct Serve: AsyncParsableCommand {
             subscriptionLinger: .milliseconds(Int64(subscriptionLingerMs)),
             drainTimeout: .seconds(Int64(drainSeconds)), eventLoopCount: eventLoops,
             historyWindow: HistoryWindow(maxEvents: historyMaxEvents, maxAge: .seconds(Int64(historyMaxAgeSeconds))),
-            maxReplayEvents: maxReplay)
+            maxReplayEvents: maxReplay,
+            presenceTiming: PresenceTiming(
+                entryTTL: Int64(presenceTTLSeconds) * 1000, refreshInterval: Int64(presenceRefreshSeconds) * 1000,
+                typingTTL: Int64(typingTTLMs)),
+            typingEcho: typingEcho)
     }
 }
 

@@ -12,11 +12,11 @@ struct ClientProtocolIntegrationTests {
         let node = try await RunningNode.start()
         let client = try await node.connect(token: try await Fixture.token())
         try await client.sendText(#"{"type":"ping","id":7}"#)
-        let pong = try await client.receiveJSON()
+        let pong = try await client.next()
         #expect(pong["type"] as? String == "pong")
         #expect(pong["ref"] as? Int == 7)
         try await client.sendText("ping")
-        #expect(try await client.receiveText() == "pong")
+        #expect(try await client.nextText() == "pong")
         try await client.sendFrame(opcode: .ping, data: Array("hi".utf8))
         #expect(try await client.receive() == .pong(Array("hi".utf8)))
         await client.close()
@@ -30,32 +30,32 @@ struct ClientProtocolIntegrationTests {
         let client = try await node.connect(token: try await Fixture.token(channels: ["inbox"]))
 
         try await client.sendText("{not json")
-        var answer = try await client.receiveJSON()
+        var answer = try await client.next()
         #expect(answer["type"] as? String == "error")
         #expect(answer["code"] as? String == "malformed_message")
 
         try await client.sendText(#"{"type":"launch.rockets","id":"r1"}"#)
-        answer = try await client.receiveJSON()
+        answer = try await client.next()
         #expect(answer["code"] as? String == "unknown_type")
         #expect(answer["ref"] as? String == "r1")
 
         try await client.sendText(#"{"type":"subscribe","channel":"secret","id":2}"#)
-        answer = try await client.receiveJSON()
+        answer = try await client.next()
         #expect(answer["code"] as? String == "channel_forbidden")
         #expect(answer["ref"] as? Int == 2)
 
         try await client.sendText(#"{"type":"subscribe","channel":""}"#)
-        answer = try await client.receiveJSON()
+        answer = try await client.next()
         #expect(answer["code"] as? String == "invalid_channel")
 
         try await client.sendText(#"{"id":5}"#)
-        answer = try await client.receiveJSON()
+        answer = try await client.next()
         #expect(answer["code"] as? String == "malformed_message")
         #expect(answer["ref"] as? Int == 5)
 
         // Still usable after errors.
         try await client.sendText(#"{"type":"ping"}"#)
-        #expect(try await client.receiveJSON()["type"] as? String == "pong")
+        #expect(try await client.next()["type"] as? String == "pong")
 
         // Oversized frame: 1009.
         try await client.sendText(String(repeating: "a", count: 10_000))
@@ -107,7 +107,7 @@ struct ClientProtocolIntegrationTests {
         let start = ContinuousClock.now
         for _ in 0..<6 {
             try await talker.sendText("ping")
-            _ = try await talker.receiveText()
+            _ = try await talker.nextText()
             try await Task.sleep(for: .milliseconds(500))
         }
         #expect(try await silent.waitForClose(timeout: .seconds(5)) == 4000)

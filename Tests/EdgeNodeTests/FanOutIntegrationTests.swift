@@ -48,7 +48,7 @@ struct FanOutIntegrationTests {
 
         // Sub-channel: only subscribers.
         try await bobOnB.sendText(#"{"type":"subscribe","channel":"inbox","id":"s1"}"#)
-        let ack = try await bobOnB.receiveJSON()
+        let ack = try await bobOnB.next()
         #expect(ack["type"] as? String == "ack")
         #expect(ack["ref"] as? String == "s1")
         _ = try await nodeA.publish(#"{"account":"42","type":"inbox.new","channel":"inbox"}"#)

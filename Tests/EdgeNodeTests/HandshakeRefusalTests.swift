@@ -96,7 +96,7 @@ struct HandshakeRefusalTests {
         let viaProtocol = try await TestWebSocketClient.connect(
             port: node.port, path: "/ws", headers: [("Sec-WebSocket-Protocol", "bearer, \(token)")])
         #expect(viaProtocol.selectedSubprotocol == "bearer")
-        let connected = try await viaProtocol.receiveJSON()
+        let connected = try await viaProtocol.next()
         #expect(connected["account"] as? String == "42")
         #expect(connected["user"] as? String == "alice")
         #expect(connected["heartbeat"] as? Int == 30)

@@ -24,7 +24,7 @@ struct HistoryRecoveryTests {
     private func recover(_ client: TestWebSocketClient) async throws -> (events: [[String: Any]], recovery: [String: Any]) {
         var events: [[String: Any]] = []
         for _ in 0..<5000 {
-            let message = try await client.receiveJSON()
+            let message = try await client.next()
             if message["type"] as? String == "recovery" { return (events, message) }
             events.append(message)
         }
@@ -40,12 +40,12 @@ struct HistoryRecoveryTests {
         let token = try await Fixture.token()
 
         let first = try await TestWebSocketClient.connect(port: nodeA.port, path: "/ws?token=\(token)")
-        let connected = try await first.receiveJSON()
+        let connected = try await first.next()
         #expect((connected["offset"] as? String).flatMap(StreamOffset.init) != nil)
         let probe = try await RedisProbe.connect(redis)
         try await probe.waitForSubscribers(account: "42", count: 1)
         _ = try await publish(nodeA, -1)
-        let seen = try await first.receiveJSON()
+        let seen = try await first.next()
         let lastOffset = try #require(seen["offset"] as? String)
         await first.close()
 
@@ -122,13 +122,13 @@ struct HistoryRecoveryTests {
         ]
         for (since, reason) in cases {
             try await client.sendText(#"{"type":"resume","since":"\#(since)"}"#)
-            let answer = try await client.receiveJSON()
+            let answer = try await client.next()
             #expect(answer["type"] as? String == "recovery", "\(since)")
             #expect(answer["recovered"] as? Bool == false, "\(since)")
             #expect(answer["reason"] as? String == reason, "\(since)")
         }
         try await client.sendText(#"{"type":"resume","id":1}"#)
-        #expect(try await client.receiveJSON()["code"] as? String == "malformed_message")
+        #expect(try await client.next()["code"] as? String == "malformed_message")
 
         // A recent offset inside the window still recovers.
         let recent = try await publish(node, 50)

@@ -125,8 +125,31 @@ struct RedisProbe {
 }
 
 extension TestWebSocketClient {
-    /// Text messages received until the connection goes quiet, parsed as JSON objects.
-    func drainJSON(quiet: Duration = .milliseconds(300)) async -> [[String: Any]] {
-        await drain(quiet: quiet).compactMap(\.json)
+    /// Text messages received until the connection goes quiet, parsed as JSON objects; presence
+    /// events (which every connect and disconnect causes) are left out unless asked for.
+    func drainJSON(quiet: Duration = .milliseconds(300), includingPresence: Bool = false) async -> [[String: Any]] {
+        await drain(quiet: quiet).compactMap(\.json).filter { includingPresence || !Self.isPresence($0) }
+    }
+
+    /// The next JSON message that is not a presence event.
+    func next(timeout: Duration = .seconds(5)) async throws -> [String: Any] {
+        for _ in 0..<1000 {
+            let message = try await receiveJSON(timeout: timeout)
+            if !Self.isPresence(message) { return message }
+        }
+        throw TestFailure("only presence events arrived")
+    }
+
+    /// The next text message that is not a presence event.
+    func nextText(timeout: Duration = .seconds(5)) async throws -> String {
+        for _ in 0..<1000 {
+            let text = try await receiveText(timeout: timeout)
+            if !text.hasPrefix(#"{"type":"presence."#), !text.contains(#""type":"presence."#) { return text }
+        }
+        throw TestFailure("only presence events arrived")
+    }
+
+    static func isPresence(_ message: [String: Any]) -> Bool {
+        (message["type"] as? String)?.hasPrefix("presence.") == true
     }
 }

@@ -20,9 +20,15 @@ struct WireFormatTests {
     }
 
     @Test func routing() {
-        #expect(EventRouting.decode(Array(#"{"type":"x","user":"alice","channel":"inbox"}"#.utf8)) == EventRouting(user: "alice", channel: "inbox"))
-        #expect(EventRouting.decode(Array(#"{"type":"x","user":7}"#.utf8)) == EventRouting(user: "7"))
-        #expect(EventRouting.decode(Array(#"{"type":"x"}"#.utf8)) == EventRouting())
+        #expect(EventRouting.decode(Array(#"{"type":"x","user":"alice","channel":"inbox"}"#.utf8)) == EventRouting(user: "alice", channel: "inbox", type: "x"))
+        #expect(EventRouting.decode(Array(#"{"type":"x","user":7}"#.utf8)) == EventRouting(user: "7", type: "x"))
+        #expect(EventRouting.decode(Array(#"{"type":"x"}"#.utf8)) == EventRouting(type: "x"))
+        #expect(EventRouting.decode(Array(#"{"offset":"e:1-0","type":"typing.start","exclude_user":"bob"}"#.utf8))
+            == EventRouting(excludeUser: "bob", offset: "e:1-0", type: "typing.start"))
+        let routing = EventRouting(channel: "inbox", excludeUser: "bob")
+        #expect(routing.selects(user: "alice") { $0 == "inbox" })
+        #expect(!routing.selects(user: "bob") { $0 == "inbox" })
+        #expect(!routing.selects(user: "alice") { _ in false })
         #expect(EventRouting.decode(Array("not json".utf8)) == nil)
         #expect(EventRouting.decode(Array("[1]".utf8)) == nil)
     }

@@ -1,0 +1,28 @@
+import NIOCore
+
+/// One virtual connection ("tab") of a virtual user: which account and user it is, where it
+/// connects, and what it has received across its reconnects. Lives in its event loop's
+/// ``LoopTally`` and is only touched on that loop.
+struct ConnectionSlot {
+    /// Index in `0..<connections`.
+    let index: Int
+    /// Account index in `0..<accounts`.
+    let account: Int
+    /// What this slot received (kept across reconnects: a sequence seen before a reconnect was
+    /// still delivered).
+    var ledger = SequenceLedger()
+    /// The open channel, once connecting started.
+    var channel: Channel?
+    /// Monotonic time the current connection became established (nil: not established).
+    var establishedAt: UInt64?
+    /// Monotonic time the current attempt started.
+    var attemptStartedAt: UInt64 = 0
+    /// Failed attempts in a row (for the backoff).
+    var consecutiveFailures = 0
+    /// Set when `swarm` itself closed the connection to churn; it reconnects at once.
+    var churned = false
+    /// The edge node id from the `connected` frame.
+    var node: String?
+    /// Times this slot became established (more than one: it reconnected).
+    var establishments = 0
+}

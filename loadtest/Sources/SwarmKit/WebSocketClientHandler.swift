@@ -1,0 +1,103 @@
+import NIOCore
+import NIOWebSocket
+
+/// The per-connection handler once the upgrade is done: counts stamped frames into its loop's
+/// ``LoopTally``, marks the connection established (at the `connected` frame for Herald, at the
+/// upgrade otherwise), answers pings and closes. Client frames are masked (RFC 6455 §5.3).
+final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private let slot: Int
+    private let tally: LoopTally
+    private let waitsForWelcome: Bool
+    private let subscriptions: [String]
+    private let onEstablished: (ChannelHandlerContext, String?) -> Void
+    private var established = false
+    private var textBuffer: ByteBuffer?
+
+    /// - Parameters:
+    ///   - slot: the connection slot this channel serves.
+    ///   - tally: the loop's tally (this handler runs on that loop).
+    ///   - waitsForWelcome: true for Herald: established at the `connected` frame.
+    ///   - subscriptions: sub-channels to subscribe to once established.
+    ///   - onEstablished: called once, on the loop, when the connection counts as established.
+    init(
+        slot: Int, tally: LoopTally, waitsForWelcome: Bool, subscriptions: [String],
+        onEstablished: @escaping (ChannelHandlerContext, String?) -> Void
+    ) {
+        self.slot = slot
+        self.tally = tally
+        self.waitsForWelcome = waitsForWelcome
+        self.subscriptions = subscriptions
+        self.onEstablished = onEstablished
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if !waitsForWelcome { markEstablished(context: context, node: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text where frame.fin && textBuffer == nil:
+            received(text: frame.unmaskedData, context: context)
+        case .text:
+            textBuffer = frame.unmaskedData
+        case .continuation:
+            var more = frame.unmaskedData
+            textBuffer?.writeBuffer(&more)
+            if frame.fin, let whole = textBuffer {
+                textBuffer = nil
+                received(text: whole, context: context)
+            }
+        case .ping:
+            send(opcode: .pong, data: frame.unmaskedData, context: context)
+        case .connectionClose:
+            send(opcode: .connectionClose, data: context.channel.allocator.buffer(capacity: 0), context: context)
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+
+    private func received(text: ByteBuffer, context: ChannelHandlerContext) {
+        if let stamp = EventStamp.find(in: text) {
+            tally.recordDelivery(slot: slot, stamp: stamp, now: WallClock.nanoseconds())
+            return
+        }
+        tally.otherFrames += 1
+        if !established, waitsForWelcome, text.readableBytesView.starts(with: Array(#"{"type":"connected""#.utf8)) {
+            markEstablished(context: context, node: Self.node(in: text))
+        }
+    }
+
+    private func markEstablished(context: ChannelHandlerContext, node: String?) {
+        established = true
+        onEstablished(context, node)
+        for channel in subscriptions {
+            var payload = context.channel.allocator.buffer(capacity: 48)
+            payload.writeString(#"{"type":"subscribe","channel":"\#(channel)"}"#)
+            send(opcode: .text, data: payload, context: context)
+        }
+    }
+
+    /// Writes one masked frame.
+    private func send(opcode: WebSocketOpcode, data: ByteBuffer, context: ChannelHandlerContext) {
+        let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    /// The `"node":"…"` value of a `connected` frame.
+    static func node(in text: ByteBuffer) -> String? {
+        guard let string = text.getString(at: text.readerIndex, length: text.readableBytes),
+            let key = string.range(of: #""node":""#),
+            let end = string[key.upperBound...].firstIndex(of: "\"")
+        else { return nil }
+        return String(string[key.upperBound..<end])
+    }
+}
