@@ -38,11 +38,15 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ] + nio
         ),
         .target(
             name: "FloorServer",
-            dependencies: [.product(name: "Logging", package: "swift-log")] + nio
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio
         ),
         .executableTarget(
             name: "swarm",

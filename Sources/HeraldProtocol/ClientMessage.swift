@@ -21,6 +21,22 @@ public struct ClientMessage: Decodable, Sendable, Equatable {
         case conversationID = "conversation_id"
     }
 
+    /// Name-like fields of the wrong JSON type decode as "" so the message is refused with the
+    /// error of that field (`invalid_channel`, …) rather than as a whole.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        type = try container.decode(String.self, forKey: .type)
+        id = try container.decodeIfPresent(MessageReference.self, forKey: .id)
+        func text(_ key: CodingKeys) throws -> String? {
+            guard let value = try container.decodeIfPresent(JSONValue.self, forKey: key) else { return nil }
+            if case .string(let string) = value { return string }
+            return ""
+        }
+        channel = try text(.channel)
+        conversationID = try text(.conversationID)
+        since = try text(.since)
+    }
+
     public init(type: String, id: MessageReference? = nil, channel: String? = nil, conversationID: String? = nil, since: String? = nil) {
         self.type = type
         self.id = id

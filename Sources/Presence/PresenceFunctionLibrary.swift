@@ -162,7 +162,7 @@ enum PresenceFunctionLibrary {
             return -1
         end
 
-        redis.register_function('herald_presence_version', function() return '@VERSION@' end)
+        redis.register_function{function_name = 'herald_presence_version', callback = function() return '@VERSION@' end, flags = {'no-writes'}}
         redis.register_function('herald_presence_join', join)
         redis.register_function('herald_presence_leave', leave)
         redis.register_function('herald_presence_heartbeat', heartbeat)

@@ -1,4 +1,5 @@
 import EdgeNode
+import Glibc
 import Foundation
 import HeraldTestSupport
 import Logging
@@ -144,12 +145,74 @@ extension TestWebSocketClient {
     func nextText(timeout: Duration = .seconds(5)) async throws -> String {
         for _ in 0..<1000 {
             let text = try await receiveText(timeout: timeout)
-            if !text.hasPrefix(#"{"type":"presence."#), !text.contains(#""type":"presence."#) { return text }
+            if !text.contains(#""type":"presence.join""#), !text.contains(#""type":"presence.leave""#) { return text }
         }
         throw TestFailure("only presence events arrived")
     }
 
     static func isPresence(_ message: [String: Any]) -> Bool {
-        (message["type"] as? String)?.hasPrefix("presence.") == true
+        ["presence.join", "presence.leave"].contains(message["type"] as? String)
+    }
+}
+
+typealias EdgeNodeConfigurationAlias = EdgeNodeConfiguration
+
+/// The `edge-node` executable run as a child process, so a test can kill it with SIGKILL.
+final class EdgeNodeProcess: Sendable {
+    let port: Int
+    private let process: Process
+
+    private init(port: Int, process: Process) {
+        self.port = port
+        self.process = process
+    }
+
+    /// Starts `edge-node` (built beside the test bundle) on a free port and waits until it is ready.
+    static func start(environment: [String: String]) async throws -> EdgeNodeProcess {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("edge-node")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw TestFailure("\(binary.path) is missing: build with `swift build --build-tests` (scripts/test.sh does)")
+        }
+        let port = try freePort()
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve"]
+        var variables = ProcessInfo.processInfo.environment
+        variables["HERALD_LISTEN"] = "127.0.0.1:\(port)"
+        variables["HERALD_LOG_LEVEL"] = "error"
+        for (name, value) in environment { variables[name] = value }
+        process.environment = variables
+        try process.run()
+        let node = EdgeNodeProcess(port: port, process: process)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < deadline {
+            if let response = try? await TestHTTPClient.request(.GET, port: port, path: "/readyz"), response.status == 200 { return node }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        node.kill()
+        throw TestFailure("edge-node child on port \(port) never became ready")
+    }
+
+    /// SIGKILL: no drain, no cleanup — what a crash looks like to the rest of the cluster.
+    func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    private static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw TestFailure("socket() failed") }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        guard bound else { throw TestFailure("could not find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

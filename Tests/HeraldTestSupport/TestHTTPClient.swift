@@ -25,7 +25,7 @@ public enum TestHTTPClient {
     ) async throws -> Response {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Response.self)
-        let channel = try await ClientBootstrap(group: group)
+        let connecting = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -34,7 +34,13 @@ public enum TestHTTPClient {
                 }
             }
             .connect(host: "127.0.0.1", port: port)
-            .get()
+        let channel: Channel
+        do {
+            channel = try await connecting.get()
+        } catch {
+            promise.fail(error)
+            throw error
+        }
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: path)
         head.headers.add(name: "host", value: "127.0.0.1:\(port)")
         head.headers.add(name: "connection", value: "close")

@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -46,7 +47,7 @@ public final class ConnectionFleet: Sendable {
         let total = configuration.connections
         let rate = configuration.rampPerSecond
         let maxPending = configuration.maxPendingConnects
-        let launched = NIOLoopBoundBox(0, eventLoop: loop)
+        let launched = NIOLoopBoundBox.makeBoxSendingValue(0, eventLoop: loop)
         loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(5)) { task in
             let elapsed = Double(WallClock.monotonic() - startedAt) / 1e9
             let due = rate > 0 ? min(total, Int(rate * elapsed) + 1) : total
@@ -112,9 +113,11 @@ public final class ConnectionFleet: Sendable {
             return channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.addHTTPClientHandlers(
                     leftOverBytesStrategy: .forwardBytes,
-                    withClientUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
+                    withClientUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                        context.pipeline.removeHandler(name: UpgradeRequestWriter.name, promise: nil)
+                    })
                 )
-                try channel.pipeline.syncOperations.addHandler(writer)
+                try channel.pipeline.syncOperations.addHandler(writer, name: UpgradeRequestWriter.name)
             }
         }
         bootstrap.connect(to: addresses[slot % addresses.count]).whenComplete { result in
@@ -175,7 +178,7 @@ public final class ConnectionFleet: Sendable {
         if state.establishedAt != nil {
             counters.connected.wrappingDecrement(ordering: .relaxed)
             if let node = state.node { tally.nodes[node, default: 1] -= 1 }
-            if state.churned {
+            if state.churned || !isRunning {
                 delay = .zero
             } else {
                 counters.drops.wrappingIncrement(ordering: .relaxed)
@@ -219,7 +222,7 @@ public final class ConnectionFleet: Sendable {
     /// returns the task so the caller can cancel it.
     public func startChurn(perSecond: Double) -> RepeatedTask? {
         guard perSecond > 0 else { return nil }
-        let credit = NIOLoopBoundBox(0.0, eventLoop: loops[0])
+        let credit = NIOLoopBoundBox.makeBoxSendingValue(0.0, eventLoop: loops[0])
         return loops[0].scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
             credit.value += perSecond / 10
             while credit.value >= 1 {

@@ -9,7 +9,7 @@ final class LoopTally {
     var slots: [Int: ConnectionSlot] = [:]
     /// End-to-end latency of the current step, microseconds.
     var latency = Histogram<UInt64>.microseconds()
-    /// Latency since the run started (for the progress line's p99 so far).
+    /// Time from starting an attempt to its establishment, microseconds, all time.
     var connectTime = Histogram<UInt64>.microseconds()
     /// Stamped frames received, all time.
     var delivered = 0

@@ -47,7 +47,7 @@ public struct ProcessSampler: Sendable {
     public static func parse(pid: Int32, status: String, stat: String, ticksPerSecond: Double, now: UInt64) -> ProcessSample? {
         var rss: Int?
         for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            rss = Int(line.dropFirst(6).split(separator: " ").first ?? "")
+            rss = Int(line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
         }
         // Fields after the parenthesised command (which may hold spaces): state is field 3,
         // utime and stime are fields 14 and 15.

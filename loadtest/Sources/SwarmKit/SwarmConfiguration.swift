@@ -39,6 +39,8 @@ public struct SwarmConfiguration: Sendable {
         }
     }
 
+    /// A name for this run in reports ("herald", "nchan", "floor").
+    public var label: String = "swarm"
     /// WebSocket URL templates; connections are spread over them in turn.
     public var targets: [Endpoint]
     public var dialect: Dialect = .herald

@@ -3,11 +3,16 @@ import NIOHTTP1
 
 /// Sends the WebSocket upgrade request (`GET <path>` with `Host`) as soon as the TCP connection
 /// is up; NIO's client upgrader adds the `Upgrade`, `Connection` and `Sec-WebSocket-*` headers and
-/// removes this handler with the HTTP codec once the server answers 101. A refusal (401, 503…)
-/// closes the connection, which the fleet counts as a failed attempt.
+/// the fleet removes this handler once the server answered 101. Reads pass through untouched
+/// (the WebSocket bytes that arrive with the 101 are forwarded through here before the removal
+/// lands). A refused upgrade (401, 503…) reaches ``errorCaught`` and closes the connection, which
+/// the fleet counts as a failed attempt.
 final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = NIOAny
     typealias OutboundOut = HTTPClientRequestPart
+
+    /// The handler's name in the pipeline (removed by name once upgraded).
+    static let name = "swarm.upgrade-request"
 
     private let path: String
     private let host: String
@@ -28,8 +33,7 @@ final class UpgradeRequestWriter: ChannelInboundHandler, RemovableChannelHandler
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        // Only reached when the server answered without upgrading.
-        context.close(promise: nil)
+        context.fireChannelRead(data)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

@@ -71,7 +71,8 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
             return
         }
         tally.otherFrames += 1
-        if !established, waitsForWelcome, text.readableBytesView.starts(with: Array(#"{"type":"connected""#.utf8)) {
+        // Herald's first frame; its keys come in no fixed order, so look for the pair anywhere.
+        if !established, waitsForWelcome, text.readableBytesView.firstRange(of: Self.welcomeMarker) != nil {
             markEstablished(context: context, node: Self.node(in: text))
         }
     }
@@ -91,6 +92,8 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
         let frame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: data)
         context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
     }
+
+    private static let welcomeMarker = Array(#""type":"connected""#.utf8)
 
     /// The `"node":"…"` value of a `connected` frame.
     static func node(in text: ByteBuffer) -> String? {

@@ -1,0 +1,356 @@
+import Foundation
+import Histogram
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// One whole `swarm` run: mint tokens, ramp the connections up, hold or publish through the load
+/// steps (stopping a ladder at its first failing step), and measure everything into a
+/// ``RunReport``. Bounded by `durationSeconds`: steps that would not fit are not started.
+public struct SwarmRun: Sendable {
+    public let configuration: SwarmConfiguration
+    private let logger: Logger
+    private let progress: @Sendable (String) -> Void
+
+    /// - Parameter progress: receives the one-line progress text every second (stderr in the CLI).
+    public init(configuration: SwarmConfiguration, logger: Logger, progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.logger = logger
+        self.progress = progress
+    }
+
+    public func run() async throws -> RunReport {
+        let clients = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoops))
+        let publishers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let result: Result<RunReport, any Error>
+        do {
+            result = .success(try await measure(clients: clients, publisherLoop: publishers.next()))
+        } catch {
+            result = .failure(error)
+        }
+        try? await clients.shutdownGracefully()
+        try? await publishers.shutdownGracefully()
+        return try result.get()
+    }
+
+    private func measure(clients: MultiThreadedEventLoopGroup, publisherLoop: any EventLoop) async throws -> RunReport {
+        let config = configuration
+        let runStart = WallClock.monotonic()
+        let deadline = runStart + UInt64(config.durationSeconds * 1e9)
+        func now() -> UInt64 { WallClock.monotonic() }
+        func secondsLeft() -> Double { Double(Int64(bitPattern: deadline &- now())) / 1e9 }
+
+        let tokens = try await mintTokens()
+        let fleet = try ConnectionFleet(configuration: config, group: clients, tokens: tokens, logger: logger)
+        let sampler = ProcessSampler(pids: config.serverPIDs)
+        let ledger = PublishLedger(accounts: config.accounts)
+        let sink = makeSink(loop: publisherLoop, ledger: ledger)
+        let pacer = sink.map {
+            PublishPacer(loop: publisherLoop, sink: $0, ledger: ledger, picker: AccountPicker(accounts: config.accounts, spread: config.spread))
+        }
+        if let sink { try await publisherLoop.flatSubmit { sink.start() }.get() }
+
+        // Progress line and outage watch, until the run ends.
+        let watch = OutageWatch(target: config.connections, runStart: runStart)
+        let monitor = Task {
+            var lastDelivered = 0
+            var lastPublished = 0
+            var tick = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                watch.observe(connected: fleet.counters.connected.load(ordering: .relaxed), at: now())
+                tick += 1
+                guard config.progress, tick % 10 == 0 else { continue }
+                guard let snapshots = try? await fleet.snapshots(resetLatency: false).get() else { continue }
+                let published = (try? await publisherLoop.submit { ledger.published }.get()) ?? 0
+                var latency = Histogram<UInt64>.microseconds()
+                var delivered = 0
+                for snapshot in snapshots {
+                    latency.add(snapshot.latency)
+                    delivered += snapshot.delivered
+                }
+                let c = fleet.counters
+                progress(
+                    String(
+                        format: "swarm %3.0fs  conn %d/%d (fail %d, drop %d, recon %d)  pub %d/s  deliv %d/s  p99 %.1f ms",
+                        Double(now() - runStart) / 1e9, c.connected.load(ordering: .relaxed), config.connections,
+                        c.failures.load(ordering: .relaxed), c.drops.load(ordering: .relaxed), c.reconnects.load(ordering: .relaxed),
+                        published - lastPublished, delivered - lastDelivered,
+                        Double(latency.totalCount > 0 ? latency.valueAtPercentile(99) : 0) / 1000))
+                lastDelivered = delivered
+                lastPublished = published
+            }
+        }
+        defer { monitor.cancel() }
+
+        // Ramp: launch every slot, then wait for all to be established (bounded).
+        let rampStart = now()
+        try await fleet.ramp().get()
+        let rampLimit = rampStart + UInt64((Double(config.connections) / max(config.rampPerSecond, 1000) + config.handshakeTimeout.seconds + 5) * 1e9)
+        while fleet.counters.connected.load(ordering: .relaxed) < config.connections, now() < rampLimit, now() < deadline {
+            if !config.reconnect, fleet.counters.pending.load(ordering: .relaxed) == 0 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let rampSeconds = Double(now() - rampStart) / 1e9
+        let established = fleet.counters.connected.load(ordering: .relaxed)
+        if established >= config.connections { watch.arm() }
+        logger.info("ramp done", metadata: ["swarm.connected": "\(established)", "swarm.seconds": "\(rampSeconds)"])
+        if let readyFile = config.readyFile {
+            _ = FileManager.default.createFile(atPath: readyFile, contents: Data("\(established)\n".utf8))
+        }
+        let pings = fleet.startPings(every: config.pingSeconds)
+        let churn = fleet.startChurn(perSecond: config.churnPerSecond)
+
+        try await Task.sleep(for: .seconds(min(config.settleSeconds, max(0, secondsLeft()))))
+        let rampSnapshots = try await fleet.snapshots(resetLatency: true).get()
+
+        var steps: [RunReport.Step] = []
+        var hitCap = false
+        var endServers = sampler.sample()
+        if config.steps.isEmpty {
+            let hold = min(config.holdSeconds, max(0, secondsLeft() - 1))
+            if hold < config.holdSeconds { hitCap = true }
+            try await Task.sleep(for: .seconds(hold))
+            endServers = sampler.sample()
+        } else if let pacer {
+            for (index, step) in config.steps.enumerated() {
+                guard secondsLeft() >= config.stepSeconds + config.graceSeconds else {
+                    hitCap = true
+                    break
+                }
+                let result = try await runStep(
+                    index: index, step: step, fleet: fleet, pacer: pacer, sink: sink!, ledger: ledger,
+                    loop: publisherLoop, sampler: sampler, deadline: deadline)
+                steps.append(result)
+                if config.isLadder, !result.passed { break }
+            }
+            endServers = sampler.sample()
+        }
+
+        pings.forEach { $0.cancel() }
+        churn?.cancel()
+        let finalSnapshots = try await fleet.snapshots(resetLatency: false).get()
+        let connectedAtEnd = fleet.counters.connected.load(ordering: .relaxed)
+        watch.disarm()
+        try? await fleet.stop().get()
+        if let sink { try? await publisherLoop.flatSubmit { sink.stop() }.get() }
+
+        var connectTime = Histogram<UInt64>.microseconds()
+        var nodes = [String: Int]()
+        for snapshot in rampSnapshots {
+            connectTime.add(snapshot.connectTime)
+            nodes.merge(snapshot.nodes, uniquingKeysWith: +)
+        }
+        let counters = fleet.counters
+        let passing = steps.filter(\.passed).map(\.deliveriesPerSecond).max()
+        return RunReport(
+            setup: setup(),
+            connect: .init(
+                attempts: counters.attempts.load(ordering: .relaxed), established: established,
+                failures: counters.failures.load(ordering: .relaxed), rampSeconds: rounded(rampSeconds),
+                perSecond: rounded(Double(established) / max(rampSeconds, 0.001)), time: LatencySummary(microseconds: connectTime)),
+            steps: steps,
+            reconnects: counters.reconnects.load(ordering: .relaxed),
+            drops: counters.drops.load(ordering: .relaxed),
+            connectedAtEnd: connectedAtEnd,
+            connectionsPerNode: nodes.filter { $0.value > 0 },
+            outages: watch.outages(),
+            servers: endServers.map { .init(pid: $0.pid, rssKiB: $0.rssKiB, cpuPercent: 0) },
+            totalDelivered: finalSnapshots.reduce(0) { $0 + $1.delivered },
+            unstampedFrames: finalSnapshots.reduce(0) { $0 + $1.otherFrames },
+            seconds: rounded(Double(now() - runStart) / 1e9),
+            maxPassingDeliveriesPerSecond: passing,
+            hitDurationCap: hitCap)
+    }
+
+    // MARK: One step
+
+    private func runStep(
+        index: Int, step: SwarmConfiguration.LoadStep, fleet: ConnectionFleet, pacer: PublishPacer, sink: any EventSink,
+        ledger: PublishLedger, loop: any EventLoop, sampler: ProcessSampler, deadline: UInt64
+    ) async throws -> RunReport.Step {
+        let config = configuration
+        let before = try await fleet.snapshots(resetLatency: true).get()
+        let samplesBefore = sampler.sample()
+        let counts = try await loop.submit { (ledger.published, ledger.failures, ledger.skipped) }.get()
+        let startedAt = WallClock.monotonic()
+        try await loop.submit {
+            ledger.beginStep()
+            pacer.start(eventsPerSecond: step.eventsPerSecond)
+        }.get()
+        try await Task.sleep(for: .seconds(config.stepSeconds))
+        try await loop.submit { pacer.stop() }.get()
+        try await Task.sleep(for: .seconds(config.graceSeconds))
+        // Give a backed-up publisher a little longer to drain, never past the run's deadline.
+        let drainLimit = min(deadline, WallClock.monotonic() + 5_000_000_000)
+        while try await loop.submit({ sink.backlog }).get() > 0, WallClock.monotonic() < drainLimit {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let (ranges, failed, after) = try await loop.submit {
+            let (ranges, failed) = ledger.stepRanges()
+            return (ranges, failed, (ledger.published, ledger.failures, ledger.skipped))
+        }.get()
+        let losses = try await fleet.evaluate(StepWindow(startedAt: startedAt, ranges: ranges, failed: failed)).get()
+        let snapshots = try await fleet.snapshots(resetLatency: true).get()
+        let samplesAfter = sampler.sample()
+
+        var latency = Histogram<UInt64>.microseconds()
+        var delivered = 0
+        var duplicates = Array(repeating: 0, count: config.accounts)
+        var reordered = Array(repeating: 0, count: config.accounts)
+        for snapshot in snapshots {
+            latency.add(snapshot.latency)
+            delivered += snapshot.delivered
+            for account in 0..<config.accounts {
+                duplicates[account] += snapshot.duplicates[account]
+                reordered[account] += snapshot.reordered[account]
+            }
+        }
+        for snapshot in before {
+            delivered -= snapshot.delivered
+            for account in 0..<config.accounts {
+                duplicates[account] -= snapshot.duplicates[account]
+                reordered[account] -= snapshot.reordered[account]
+            }
+        }
+        let lossByAccount = Dictionary(uniqueKeysWithValues: losses.map { ($0.account, $0) })
+        var issues: [RunReport.AccountIssue] = []
+        for account in 0..<config.accounts {
+            let loss = lossByAccount[account] ?? AccountLoss(account: account)
+            guard loss.lost > 0 || duplicates[account] > 0 || reordered[account] > 0 else { continue }
+            issues.append(
+                .init(
+                    account: config.accountName(account), eligibleConnections: loss.eligibleConnections,
+                    expected: loss.expected, lost: loss.lost, duplicates: duplicates[account], reordered: reordered[account]))
+        }
+        let lost = losses.reduce(0) { $0 + $1.lost }
+        let summary = LatencySummary(microseconds: latency)
+        var stopReason: String?
+        if lost > 0 {
+            stopReason = "lost \(lost) deliveries"
+        } else if summary.p99 > config.maxP99Milliseconds {
+            stopReason = "p99 \(summary.p99) ms over \(config.maxP99Milliseconds) ms"
+        }
+        let servers = samplesAfter.map { sample in
+            RunReport.ServerUse(
+                pid: sample.pid, rssKiB: sample.rssKiB,
+                cpuPercent: samplesBefore.first { $0.pid == sample.pid }.map { sample.cpuPercent(since: $0) } ?? 0)
+        }
+        return RunReport.Step(
+            index: index, targetDeliveriesPerSecond: step.targetDeliveriesPerSecond, eventsPerSecond: step.eventsPerSecond,
+            seconds: config.stepSeconds, published: after.0 - counts.0, publishFailures: after.1 - counts.1,
+            publishSkipped: after.2 - counts.2,
+            eligibleConnections: losses.reduce(0) { $0 + $1.eligibleConnections },
+            expected: losses.reduce(0) { $0 + $1.expected }, delivered: delivered,
+            deliveriesPerSecond: rounded(Double(delivered) / config.stepSeconds), lost: lost,
+            duplicates: duplicates.reduce(0, +), reordered: reordered.reduce(0, +), latency: summary,
+            accountsWithIssues: Array(issues.prefix(100)), servers: servers, stopReason: stopReason,
+            passed: stopReason == nil)
+    }
+
+    // MARK: Pieces
+
+    private func mintTokens() async throws -> [String] {
+        guard configuration.dialect == .herald, let secret = configuration.secret else { return [] }
+        let minter = await TokenMinter(secret: secret, accountClaim: configuration.accountClaim)
+        var tokens: [String] = []
+        tokens.reserveCapacity(configuration.accounts * configuration.usersPerAccount)
+        for account in 0..<configuration.accounts {
+            for user in 0..<configuration.usersPerAccount {
+                tokens.append(
+                    try await minter.mint(account: configuration.accountName(account), user: "u\(user)", channels: configuration.channels))
+            }
+        }
+        return tokens
+    }
+
+    private func makeSink(loop: any EventLoop, ledger: PublishLedger) -> (any EventSink)? {
+        let config = configuration
+        let encoder = EventEncoder(eventBytes: config.eventBytes, accountName: { config.accountName($0) })
+        switch config.publish {
+        case .none:
+            return nil
+        case .redisPublish(let endpoint, let template):
+            return RedisEventSink(endpoint: endpoint, command: .publish(channelTemplate: template), loop: loop, encoder: encoder, ledger: ledger)
+        case .redisFunction(let endpoint):
+            return RedisEventSink(endpoint: endpoint, command: .function, loop: loop, encoder: encoder, ledger: ledger)
+        case .heraldHTTP(let endpoints, let key):
+            return HTTPEventSink(endpoints: endpoints, body: .heraldAPI(apiKey: key), loop: loop, encoder: encoder, ledger: ledger)
+        case .genericHTTP(let endpoints):
+            return HTTPEventSink(endpoints: endpoints, body: .rawEvent, loop: loop, encoder: encoder, ledger: ledger)
+        }
+    }
+
+    private func setup() -> RunReport.Setup {
+        let config = configuration
+        let publish: String
+        switch config.publish {
+        case .none: publish = "none"
+        case .redisPublish(let endpoint, let template): publish = "redis PUBLISH \(template) @ \(endpoint)"
+        case .redisFunction(let endpoint): publish = "redis FCALL herald_publish @ \(endpoint)"
+        case .heraldHTTP(let endpoints, _): publish = "http POST /api/v1/publish @ " + endpoints.map(\.description).joined(separator: ",")
+        case .genericHTTP(let endpoints): publish = "http POST " + endpoints.map(\.description).joined(separator: ",")
+        }
+        let spread: String
+        switch config.spread {
+        case .roundRobin: spread = "round-robin"
+        case .zipf(let exponent): spread = "zipf(\(exponent))"
+        }
+        return .init(
+            label: config.label, dialect: config.dialect.rawValue, targets: config.targets.map(\.description), publish: publish,
+            connections: config.connections, accounts: config.accounts, usersPerAccount: config.usersPerAccount,
+            eventBytes: config.eventBytes, spread: spread, stepSeconds: config.stepSeconds, maxP99Milliseconds: config.maxP99Milliseconds)
+    }
+}
+
+func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+
+extension TimeAmount {
+    var seconds: Double { Double(nanoseconds) / 1e9 }
+}
+
+/// Notices when established connections fall below the target after the ramp and how long they
+/// take to all come back (the reconnect storm after a node dies).
+final class OutageWatch: Sendable {
+    private let target: Int
+    private let runStart: UInt64
+    private let state = NIOLockedValueBox<(armed: Bool, open: (start: UInt64, lowest: Int)?, done: [RunReport.Outage])>((false, nil, []))
+
+    init(target: Int, runStart: UInt64) {
+        self.target = target
+        self.runStart = runStart
+    }
+
+    /// Starts watching (once every connection was established).
+    func arm() { state.withLockedValue { $0.armed = true } }
+
+    /// Stops watching (before `swarm` closes its own connections).
+    func disarm() { state.withLockedValue { $0.armed = false } }
+
+    func observe(connected: Int, at now: UInt64) {
+        state.withLockedValue { state in
+            guard state.armed else { return }
+            if connected < target {
+                if let open = state.open {
+                    state.open = (open.start, min(open.lowest, connected))
+                } else {
+                    state.open = (now, connected)
+                }
+            } else if let open = state.open {
+                state.done.append(
+                    .init(
+                        startedAt: rounded(Double(open.start - runStart) / 1e9), lowestConnected: open.lowest,
+                        recoverySeconds: rounded(Double(now - open.start) / 1e9)))
+                state.open = nil
+            }
+        }
+    }
+
+    /// Outages so far, an unfinished one last with no recovery time.
+    func outages() -> [RunReport.Outage] {
+        state.withLockedValue { state in
+            state.done + (state.open.map { [.init(startedAt: rounded(Double($0.start - runStart) / 1e9), lowestConnected: $0.lowest, recoverySeconds: nil)] } ?? [])
+        }
+    }
+}
