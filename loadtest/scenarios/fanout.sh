@@ -26,7 +26,7 @@ COMMON=(--connections "$CONNECTIONS" --accounts "$ACCOUNTS" --ladder "$LADDER" -
 case "$TARGET" in
   herald)
     start_redis
-    read -r NODE_PID NODE_PORT < <(start_node fanout-n1)
+    start_node fanout-n1
     "$SWARM" run --label herald --url "ws://127.0.0.1:$NODE_PORT" --secret "$SECRET" \
       --publish redis --redis "$REDIS_URL" --pid "$NODE_PID" "${COMMON[@]}" >"$OUT"
     ;;
@@ -44,7 +44,7 @@ case "$TARGET" in
       --publish http --publish-url "http://127.0.0.1:$NCHAN_PORT/pub/{account}" $WORKER_PIDS "${COMMON[@]}" >"$OUT"
     ;;
   floor)
-    read -r FLOOR_PID FLOOR_PORT < <(start_floor)
+    start_floor
     "$SWARM" run --generic --label floor --url "ws://127.0.0.1:$FLOOR_PORT/sub/{account}" \
       --publish http --publish-url "http://127.0.0.1:$FLOOR_PORT/pub/{account}" --pid "$FLOOR_PID" "${COMMON[@]}" >"$OUT"
     ;;

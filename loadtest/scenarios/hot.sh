@@ -10,7 +10,7 @@ else
 fi
 build_all
 start_redis
-read -r NODE_PID NODE_PORT < <(start_node hot-n1)
+start_node hot-n1
 OUT="$WORK_DIR/swarm.out"
 "$SWARM" run --label herald-hot --url "ws://127.0.0.1:$NODE_PORT" --secret "$SECRET" --connections "$CONNECTIONS" \
   --accounts 1 --users "$USERS" --ladder "$LADDER" --step-seconds "$STEP" --duration "$DURATION" \

@@ -15,8 +15,8 @@ for spec in "${PHASES[@]}"; do
   phase=$((phase + 1))
   URLS=() PIDS=() NODE_IDS=()
   for n in $(seq "$NODES"); do
-    read -r pid port < <(start_node "idle$phase-n$n")
-    URLS+=(--url "ws://127.0.0.1:$port") PIDS+=("$pid") NODE_IDS+=("idle$phase-n$n")
+    start_node "idle$phase-n$n"
+    URLS+=(--url "ws://127.0.0.1:$NODE_PORT") PIDS+=("$NODE_PID") NODE_IDS+=("idle$phase-n$n")
   done
   BASE=()
   for pid in "${PIDS[@]}"; do BASE+=("$(awk '/VmRSS/{print $2}' "/proc/$pid/status")"); done

@@ -77,26 +77,27 @@ start_redis() {  # sets REDIS_PORT, REDIS_URL
   wait_for 10 redis-cli -p "$REDIS_PORT" ping
 }
 
-start_node() {  # start_node <node id> ; prints "pid port"
+# Starts one edge node in this shell (never in a subshell, so the trap knows its PID);
+# sets NODE_PID and NODE_PORT.
+start_node() {  # start_node <node id>
   local id="$1" port
   port=$(free_port)
   HERALD_LISTEN="127.0.0.1:$port" HERALD_REDIS_URL="$REDIS_URL/0" HERALD_JWT_SECRET="$SECRET" \
     HERALD_API_KEYS="$API_KEY" HERALD_NODE_ID="$id" HERALD_LOG_LEVEL=warning \
     "$EDGE_NODE" serve >"$WORK_DIR/$id.log" 2>&1 &
-  local pid=$!
-  STARTED_PIDS+=($pid)
+  NODE_PID=$!
+  NODE_PORT=$port
+  STARTED_PIDS+=("$NODE_PID")
   wait_for 30 curl -sf "http://127.0.0.1:$port/readyz" || { tail -20 "$WORK_DIR/$id.log" >&2; return 1; }
-  echo "$pid $port"
 }
 
-start_floor() {  # prints "pid port"
-  local port
-  port=$(free_port)
-  "$FLOOR" --port "$port" >"$WORK_DIR/floor.log" 2>&1 &
-  local pid=$!
-  STARTED_PIDS+=($pid)
+# Starts the floor server in this shell; sets FLOOR_PID and FLOOR_PORT.
+start_floor() {
+  FLOOR_PORT=$(free_port)
+  "$FLOOR" --port "$FLOOR_PORT" >"$WORK_DIR/floor.log" 2>&1 &
+  FLOOR_PID=$!
+  STARTED_PIDS+=("$FLOOR_PID")
   wait_for 10 grep -q listening "$WORK_DIR/floor.log"
-  echo "$pid $port"
 }
 
 ensure_apt() {  # ensure_apt <command> <packages...>

@@ -16,7 +16,7 @@ build_all
 start_redis
 
 # (1) Burst to one node.
-read -r NODE_PID NODE_PORT < <(start_node storm-burst)
+start_node storm-burst
 "$SWARM" run --label storm-burst --url "ws://127.0.0.1:$NODE_PORT" --secret "$SECRET" --connections "$BURST" \
   --accounts 100 --users 10 --ramp 0 --max-pending 1000 --pid "$NODE_PID" --duration 120 --quiet >"$WORK_DIR/burst.out"
 head -n -1 "$WORK_DIR/burst.out" >&2
@@ -25,9 +25,9 @@ kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
 # (2) Through HAProxy; kill one node.
 SERVERS="" NODE_PIDS=()
 for n in $(seq "$NODES"); do
-  read -r pid port < <(start_node "storm-n$n")
-  NODE_PIDS+=("$pid")
-  SERVERS+="  server n$n 127.0.0.1:$port check inter 500 fall 2 rise 2"$'\n'
+  start_node "storm-n$n"
+  NODE_PIDS+=("$NODE_PID")
+  SERVERS+="  server n$n 127.0.0.1:$NODE_PORT check inter 500 fall 2 rise 2"$'\n'
 done
 HA_PORT=$(free_port)
 cat >"$WORK_DIR/haproxy.cfg" <<CFG
