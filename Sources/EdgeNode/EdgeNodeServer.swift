@@ -94,6 +94,9 @@ public final class EdgeNodeServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Each channel keeps its last receive buffer for reuse: start small (most client
+            // messages are tiny) so an idle connection holds a few hundred bytes, not 2 KiB; it grows on demand.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.outboundBufferBytes / 2, high: configuration.outboundBufferBytes))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -188,7 +191,8 @@ private struct UpgradeContext: Sendable {
         let boundHTTPHandler = NIOLoopBound(httpHandler, eventLoop: channel.eventLoop)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: configuration.maxClientMessageBytes,
-            automaticErrorHandling: true,
+            // Protocol errors are answered by WebSocketConnectionHandler (one handler less per connection).
+            automaticErrorHandling: false,
             shouldUpgrade: { channel, head in self.shouldUpgrade(channel: channel, head: head, slot: slot) },
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture { try self.upgraded(channel: channel, slot: slot) }
@@ -254,12 +258,10 @@ private struct UpgradeContext: Sendable {
             messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst,
             startOffset: acceptance.offset, since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents,
             maxHeldBytes: configuration.outboundBufferBytes)
-        var connectionLogger = logger
-        connectionLogger[metadataKey: "connection.id"] = "\(settings.connectionID)"
         try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
             maxAccumulatedFrameSize: configuration.maxClientMessageBytes))
         try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(
-            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics, logger: connectionLogger))
+            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics, logger: logger))
     }
 }

@@ -146,12 +146,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
-        case NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge, NIOWebSocketFrameAggregator.Error.tooManyFragments:
+        case NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge, NIOWebSocketFrameAggregator.Error.tooManyFragments,
+            NIOWebSocketError.invalidFrameLength:
             close(code: .messageTooBig, reason: "message too big")
-        case is NIOWebSocketFrameAggregator.Error:
-            close(code: .protocolError, reason: "invalid fragmentation")
+        case is NIOWebSocketFrameAggregator.Error, is NIOWebSocketError:
+            close(code: .protocolError, reason: "invalid framing")
         default:
-            logger.debug("connection error", metadata: ["error": "\(error)"])
+            logger.debug("connection error", metadata: ["connection.id": "\(settings.connectionID)", "error": "\(error)"])
             close(code: .internalError, reason: "connection error")
         }
     }
