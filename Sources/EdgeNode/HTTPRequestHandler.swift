@@ -132,16 +132,22 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         return String(segments[3])
     }
 
-    /// `GET /api/v1/accounts/{account}/presence`: an API key may read any account it names, as it may publish to any.
-    private func presenceQuery(account: String, head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let keepAlive = head.isKeepAlive
+    /// Checks the API key; answers 401 itself and returns false when it is missing or wrong.
+    private func authorizeAPI(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> Bool {
         do throws(AuthenticationError) {
             guard dependencies.apiKeys.isEnabled else { throw .badAPIKey }
             try dependencies.apiKeys.check(head.headers)
+            return true
         } catch {
-            respond(context: context, keepAlive: keepAlive, refusal: HTTPRefusal(error))
-            return
+            respond(context: context, keepAlive: head.isKeepAlive, refusal: HTTPRefusal(error))
+            return false
         }
+    }
+
+    /// `GET /api/v1/accounts/{account}/presence`: an API key may read any account it names, as it may publish to any.
+    private func presenceQuery(account: String, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let keepAlive = head.isKeepAlive
+        guard authorizeAPI(head, context: context) else { return }
         guard AccountName.isValid(account) else {
             respond(context: context, keepAlive: keepAlive, refusal: PublishRequest.bad("the account must be 1-\(AccountName.maximumLength) characters of A-Z a-z 0-9 _ - ."))
             return
@@ -165,13 +171,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func publish(head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext, batch: Bool) {
         let keepAlive = head.isKeepAlive
-        do throws(AuthenticationError) {
-            guard dependencies.apiKeys.isEnabled else { throw .badAPIKey }
-            try dependencies.apiKeys.check(head.headers)
-        } catch {
-            respond(context: context, keepAlive: keepAlive, refusal: HTTPRefusal(error))
-            return
-        }
+        guard authorizeAPI(head, context: context) else { return }
         let requests: [PublishRequest]
         do throws(HTTPRefusal) {
             requests = batch ? try Self.parseBatch(body) : [try PublishRequest.parse(body: body)]
