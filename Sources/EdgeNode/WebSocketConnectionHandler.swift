@@ -54,6 +54,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private let broker: any EventBroker
     private let presence: PresenceTracker
     private var replay: Replay?
+    /// The last offset a finished replay delivered: live copies of replayed events can still
+    /// arrive after it (the history read may overtake the pub/sub message), and are dropped.
+    private var replayedThrough: StreamOffset?
     private let metrics: NodeMetrics
     private let logger: Logger
     private var session: ClientSession
@@ -203,6 +206,10 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     /// event arrives is closed with 4001.
     func write(_ event: OutboundEvent) -> Bool {
         guard state == .open, let rawContext else { return false }
+        if let through = replayedThrough, let offset = event.offset, offset.epoch == through.epoch {
+            if offset <= through { return true }
+            replayedThrough = nil
+        }
         if replay != nil {
             replay!.held.append(event)
             replay!.heldBytes += event.frame.readableBytes
@@ -321,15 +328,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         context.fireChannelWritabilityChanged()
     }
 
-    /// Sends `recovery`, then the live events held meanwhile that the replay did not already carry.
+    /// Sends `recovery`, then the live events held meanwhile; `write` drops those the replay
+    /// already carried, and any later live copy of them.
     private func finishReplay(recovered: Bool, reason: String?, context: ChannelHandlerContext) {
         guard let finished = replay else { return }
         replay = nil
+        replayedThrough = finished.after
         send(.recovery(recovered: recovered, count: finished.delivered, reason: reason), context: context)
-        for event in finished.held {
-            if let offset = event.offset, offset.epoch == finished.after.epoch, offset <= finished.after { continue }
-            _ = write(event)
-        }
+        for event in finished.held { _ = write(event) }
     }
 
     /// The client closed: answer with a normal close (RFC 6455 §5.5.1), or finish our own close.
