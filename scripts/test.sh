@@ -7,6 +7,7 @@ scripts/install-deps.sh --with-redis
 export HERALD_REDIS_SERVER="${HERALD_REDIS_SERVER:-$(command -v redis-server)}"
 swift build --build-tests
 swift test --skip-build "$@"
+bash deploy/validate.sh
 
 # Load tool: build and test swarm (its own package under loadtest/), then every benchmark
 # scenario in its few-second --smoke form against the debug builds made above. Scenarios that

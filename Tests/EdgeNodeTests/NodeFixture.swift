@@ -173,7 +173,7 @@ final class EdgeNodeProcess: Sendable {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw TestFailure("\(binary.path) is missing: build with `swift build --build-tests` (scripts/test.sh does)")
         }
-        let port = try freePort()
+        let port = try LoopbackPort.free()
         let process = Process()
         process.executableURL = binary
         process.arguments = ["serve"]
@@ -200,19 +200,4 @@ final class EdgeNodeProcess: Sendable {
         process.waitUntilExit()
     }
 
-    private static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw TestFailure("socket() failed") }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        guard bound else { throw TestFailure("could not find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }

@@ -60,7 +60,7 @@ public final class RedisServerProcess: @unchecked Sendable {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let server = RedisServerProcess(
                 executable: executable,
-                port: try Self.freeLoopbackPort(),
+                port: try LoopbackPort.free(),
                 extraArguments: extraArguments,
                 directory: directory
             )
@@ -202,28 +202,6 @@ public final class RedisServerProcess: @unchecked Sendable {
         #else
         socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #endif
-    }
-
-    /// Binds port 0 on 127.0.0.1 to let the kernel pick a free port, then releases it.
-    private static func freeLoopbackPort() throws -> Int {
-        let fd = Self.makeTCPSocket()
-        guard fd >= 0 else { throw StartError(description: "socket() failed: errno \(errno)") }
-        defer { close(fd) }
-        var address = Self.loopbackAddress(port: 0)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard bound == 0 else { throw StartError(description: "bind(127.0.0.1:0) failed: errno \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                getsockname(fd, $0, &length)
-            }
-        }
-        guard named == 0 else { throw StartError(description: "getsockname failed: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Connects to 127.0.0.1:`port` with 1 s send/receive timeouts and runs `body` with the socket.
