@@ -24,7 +24,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private enum State {
         case idle
         case reading(HTTPRequestHead, [UInt8])
-        case discarding(HTTPRequestHead, HTTPRefusal)
+        case discarding(HTTPRefusal)
         case responding
     }
 
@@ -67,7 +67,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .body(let chunk):
             guard case .reading(let head, var body) = state else { return }
             if body.count + chunk.readableBytes > dependencies.maxBodyBytes {
-                state = .discarding(head, HTTPRefusal(status: .payloadTooLarge, code: .payloadTooLarge, message: "request body over \(dependencies.maxBodyBytes) bytes"))
+                state = .discarding(HTTPRefusal(status: .payloadTooLarge, code: .payloadTooLarge, message: "request body over \(dependencies.maxBodyBytes) bytes"))
                 return
             }
             state = .responding  // drop the array's reference so the append below does not copy
@@ -78,10 +78,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .reading(let head, let body):
                 state = .responding
                 route(head: head, body: body, context: context)
-            case .discarding(let head, let refusal):
+            case .discarding(let refusal):
                 state = .responding
                 respond(context: context, keepAlive: false, refusal: refusal)
-                _ = head
             case .idle, .responding:
                 break
             }

@@ -25,15 +25,6 @@ public final class RedisEventBroker: EventBroker {
         self.historyStore = RedisHistory(client: commands, window: window)
     }
 
-    /// The pub/sub channel of an account.
-    public static func channel(for account: String) -> String { "herald:{\(account)}" }
-
-    /// The account of a pub/sub channel; nil for channels outside the schema.
-    public static func account(inChannel channel: String) -> String? {
-        guard channel.hasPrefix("herald:{"), channel.hasSuffix("}") else { return nil }
-        return String(channel.dropFirst("herald:{".count).dropLast())
-    }
-
     public func start(
         deliver: @escaping @Sendable (String, ByteBuffer) -> Void,
         readinessChanged: @escaping @Sendable (Bool) -> Void
@@ -45,7 +36,7 @@ public final class RedisEventBroker: EventBroker {
             logger: logger,
             linger: linger,
             onMessage: { channel, payload in
-                guard let account = Self.account(inChannel: channel) else {
+                guard let account = AccountChannel.account(in: channel) else {
                     logger.debug("message on a channel outside the schema", metadata: ["redis.channel": "\(channel)"])
                     return
                 }
@@ -60,44 +51,33 @@ public final class RedisEventBroker: EventBroker {
     }
 
     public func retain(account: String) {
-        subscriber.withLockedValue { $0 }?.retain(channel: Self.channel(for: account))
+        subscriber.withLockedValue { $0 }?.retain(channel: AccountChannel.name(for: account))
     }
 
     public func release(account: String) {
-        subscriber.withLockedValue { $0 }?.release(channel: Self.channel(for: account))
+        subscriber.withLockedValue { $0 }?.release(channel: AccountChannel.name(for: account))
     }
 
     public func publish(account: String, payload: ByteBuffer, history: Bool) -> EventLoopFuture<PublishReceipt> {
-        let channel = Self.channel(for: account)
+        let channel = AccountChannel.name(for: account)
         guard history else {
             return commands.publish(channel: channel, message: payload).map { PublishReceipt(nodes: Int($0)) }
         }
-        return withFunctions { $0.historyStore.publish(channel: channel, event: payload) }.map { offset in
+        return historyStore.publish(channel: channel, event: payload).map { offset in
             PublishReceipt(nodes: nil, offset: offset.description)
         }
     }
 
     public func position(account: String) -> EventLoopFuture<StreamOffset> {
-        withFunctions { $0.historyStore.position(channel: Self.channel(for: account)) }
+        historyStore.position(channel: AccountChannel.name(for: account))
     }
 
     public func history(account: String, after offset: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage> {
-        withFunctions { $0.historyStore.read(channel: Self.channel(for: account), after: offset, limit: limit) }
+        historyStore.read(channel: AccountChannel.name(for: account), after: offset, limit: limit)
     }
 
-    /// Runs `body`, installing the function library first when Redis does not have it (a fresh
-    /// or restarted Redis without persistence has no functions).
-    private func withFunctions<Value: Sendable>(_ body: @escaping @Sendable (RedisEventBroker) -> EventLoopFuture<Value>) -> EventLoopFuture<Value> {
-        body(self).flatMapError { error in
-            guard let redisError = error as? RedisError, redisError.serverMessage?.contains("Function not found") == true else {
-                return self.subscriberLoop.makeFailedFuture(error)
-            }
-            return self.historyStore.installFunctions().flatMap { body(self) }
-        }
-    }
-
-    /// Loads the function library once the command connection is up; retried with a delay,
-    /// and again lazily by `withFunctions` after a Redis restart.
+    /// Loads the function library once the command connection is up, so backends can FCALL it
+    /// from the start; after a Redis restart RedisHistory reloads it on the first call.
     private func installFunctionsWhenConnected(attempt: Int) {
         guard attempt < 600 else { return }
         guard commands.isConnected else {

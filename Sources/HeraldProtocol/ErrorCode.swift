@@ -5,7 +5,6 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
 
     public static let malformedMessage = ErrorCode(rawValue: "malformed_message")
     public static let unknownType = ErrorCode(rawValue: "unknown_type")
-    public static let unsupported = ErrorCode(rawValue: "unsupported")
     public static let invalidChannel = ErrorCode(rawValue: "invalid_channel")
     public static let channelForbidden = ErrorCode(rawValue: "channel_forbidden")
     public static let tooManySubscriptions = ErrorCode(rawValue: "too_many_subscriptions")
@@ -14,7 +13,6 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let rateLimited = ErrorCode(rawValue: "rate_limited")
     public static let unauthorized = ErrorCode(rawValue: "unauthorized")
     public static let tokenExpired = ErrorCode(rawValue: "token_expired")
-    public static let forbidden = ErrorCode(rawValue: "forbidden")
     public static let originForbidden = ErrorCode(rawValue: "origin_forbidden")
     public static let accountMismatch = ErrorCode(rawValue: "account_mismatch")
     public static let notFound = ErrorCode(rawValue: "not_found")

@@ -24,21 +24,19 @@ public final class RedisPresenceStore: PresenceStore {
         functions.install()
     }
 
-    private static func channel(_ account: String) -> String { "herald:{\(account)}" }
-
     public func join(account: String, member: PresenceMember, info: String?) -> EventLoopFuture<Void> {
         functions.call(
-            "FCALL", "herald_presence_join", "1", Self.channel(account), member.user, member.connection,
+            "FCALL", "herald_presence_join", "1", AccountChannel.name(for: account), member.user, member.connection,
             String(timing.entryTTL), String(timing.keyTTL), info ?? ""
         ).map { _ in }
     }
 
     public func leave(account: String, member: PresenceMember) -> EventLoopFuture<Void> {
-        functions.call("FCALL", "herald_presence_leave", "1", Self.channel(account), member.user, member.connection).map { _ in }
+        functions.call("FCALL", "herald_presence_leave", "1", AccountChannel.name(for: account), member.user, member.connection).map { _ in }
     }
 
     public func heartbeat(account: String, members: [PresenceMember]) -> EventLoopFuture<Void> {
-        var arguments = ["FCALL", "herald_presence_heartbeat", "1", Self.channel(account), String(timing.entryTTL), String(timing.keyTTL)]
+        var arguments = ["FCALL", "herald_presence_heartbeat", "1", AccountChannel.name(for: account), String(timing.entryTTL), String(timing.keyTTL)]
         arguments.reserveCapacity(arguments.count + members.count * 2)
         for member in members {
             arguments.append(member.user)
@@ -48,7 +46,7 @@ public final class RedisPresenceStore: PresenceStore {
     }
 
     public func users(account: String) -> EventLoopFuture<[PresenceUser]> {
-        functions.call("FCALL_RO", "herald_presence_users", "1", Self.channel(account)).flatMapThrowing { reply in
+        functions.call("FCALL_RO", "herald_presence_users", "1", AccountChannel.name(for: account)).flatMapThrowing { reply in
             guard let items = reply.array, items.count % 3 == 0 else {
                 throw RedisError.protocolError("herald_presence_users answered \(reply)")
             }
@@ -62,13 +60,13 @@ public final class RedisPresenceStore: PresenceStore {
 
     public func startTyping(account: String, conversation: String, user: String, echo: Bool) -> EventLoopFuture<Bool> {
         functions.call(
-            "FCALL", "herald_typing_start", "1", Self.channel(account), conversation, user,
+            "FCALL", "herald_typing_start", "1", AccountChannel.name(for: account), conversation, user,
             String(timing.typingTTL), String(timing.keyTTL), echo ? "1" : "0"
         ).map { $0.int == 1 }
     }
 
     public func stopTyping(account: String, conversation: String, user: String, echo: Bool) -> EventLoopFuture<Bool> {
-        functions.call("FCALL", "herald_typing_stop", "1", Self.channel(account), conversation, user, echo ? "1" : "0")
+        functions.call("FCALL", "herald_typing_stop", "1", AccountChannel.name(for: account), conversation, user, echo ? "1" : "0")
             .map { $0.int == 1 }
     }
 
@@ -77,7 +75,7 @@ public final class RedisPresenceStore: PresenceStore {
     }
 
     public func sweepTyping(account: String, echo: Bool) -> EventLoopFuture<TimeAmountMilliseconds?> {
-        functions.call("FCALL", "herald_typing_sweep", "1", Self.channel(account), echo ? "1" : "0").map { reply in
+        functions.call("FCALL", "herald_typing_sweep", "1", AccountChannel.name(for: account), echo ? "1" : "0").map { reply in
             guard let next = reply.int, next >= 0 else { return nil }
             return next
         }
