@@ -2,7 +2,7 @@
 # Fan-out ladder: 10,000 connections over 100 accounts, target deliveries/s of 10k, 50k, 100k,
 # 200k, 400k (10 s steps) until loss or p99 > 100 ms. Events go through Redis PUBLISH.
 #   fanout.sh [--smoke] [--target herald|nchan|floor] [--json out.json] [--html out.html]
-# --target nchan runs the Nchan peer (../shared/peers/nchan/run.sh) and --target floor the bare
+# --target nchan runs the Nchan peer (loadtest/peers/nchan/run.sh) and --target floor the bare
 # floor-server, both through swarm's generic mode with HTTP publishing.
 source "$(dirname "$0")/lib.sh"
 TARGET=herald JSON_OUT="" HTML_OUT=""
@@ -31,8 +31,8 @@ case "$TARGET" in
       --publish redis --redis "$REDIS_URL" --pid "$NODE_PID" "${COMMON[@]}" >"$OUT"
     ;;
   nchan)
-    NCHAN_RUN="$REPO_DIR/../shared/peers/nchan/run.sh"
-    [ -x "$NCHAN_RUN" ] || [ -f "$NCHAN_RUN" ] || { log "the Nchan peer is missing: expected $NCHAN_RUN (../shared/peers/nchan/run.sh from the repo root)"; exit 1; }
+    NCHAN_RUN="$LOADTEST_DIR/peers/nchan/run.sh"
+    [ -x "$NCHAN_RUN" ] || [ -f "$NCHAN_RUN" ] || { log "the Nchan peer is missing: expected $NCHAN_RUN"; exit 1; }
     ensure_apt /usr/lib/nginx/modules/ngx_nchan_module.so nginx-light libnginx-mod-nchan
     start_redis
     NCHAN_PORT=$(free_port)
