@@ -5,6 +5,7 @@ public struct AuthenticationError: Error, Sendable, Equatable, CustomStringConve
     private enum Code: Sendable, Equatable {
         case missingToken, malformedToken, badSignature, expired, algorithmRefused(String), missingClaim(String)
         case accountMismatch, originForbidden, missingAPIKey, badAPIKey
+        case invalidChannel(String), channelForbidden(String), tooManyChannels(Int)
     }
     private let code: Code
 
@@ -18,11 +19,16 @@ public struct AuthenticationError: Error, Sendable, Equatable, CustomStringConve
     public static let originForbidden = Self(code: .originForbidden)
     public static let missingAPIKey = Self(code: .missingAPIKey)
     public static let badAPIKey = Self(code: .badAPIKey)
+    public static func invalidChannel(_ channel: String) -> Self { Self(code: .invalidChannel(channel)) }
+    public static func channelForbidden(_ channel: String) -> Self { Self(code: .channelForbidden(channel)) }
+    public static func tooManyChannels(_ maximum: Int) -> Self { Self(code: .tooManyChannels(maximum)) }
 
-    /// 401 for credentials that are absent or invalid, 403 for valid credentials used where they do not belong.
+    /// 401 for credentials that are absent or invalid, 403 for valid credentials used where they
+    /// do not belong, 400 for a malformed request.
     public var httpStatus: Int {
         switch code {
-        case .accountMismatch, .originForbidden: return 403
+        case .accountMismatch, .originForbidden, .channelForbidden: return 403
+        case .invalidChannel, .tooManyChannels: return 400
         default: return 401
         }
     }
@@ -32,6 +38,9 @@ public struct AuthenticationError: Error, Sendable, Equatable, CustomStringConve
         case .expired: return .tokenExpired
         case .accountMismatch: return .accountMismatch
         case .originForbidden: return .originForbidden
+        case .invalidChannel: return .invalidChannel
+        case .channelForbidden: return .channelForbidden
+        case .tooManyChannels: return .tooManySubscriptions
         default: return .unauthorized
         }
     }
@@ -48,6 +57,9 @@ public struct AuthenticationError: Error, Sendable, Equatable, CustomStringConve
         case .originForbidden: return "this Origin is not allowed to connect"
         case .missingAPIKey: return "no API key: send Authorization: Bearer <api key>"
         case .badAPIKey: return "the API key is not valid"
+        case .invalidChannel(let channel): return "'\(channel)' in ?channels= is not a channel name: 1-\(ChannelName.maximumLength) printable characters"
+        case .channelForbidden(let channel): return "the token does not allow channel '\(channel)'"
+        case .tooManyChannels(let maximum): return "?channels= names more than \(maximum) channels"
         }
     }
 }

@@ -9,7 +9,8 @@ struct ClientSession: Sendable {
         case send(ServerMessage)
         /// The answer to a bare-text `ping`.
         case sendBareText(String)
-        case subscribe(channel: String)
+        /// Join a sub-channel; `since` is the client's own recovery point for it, if it gave one.
+        case subscribe(channel: String, since: String? = nil)
         /// Replay history after `since` (the raw offset text; the handler validates it).
         case resume(since: String, ref: MessageReference?)
         /// Start (or keep alive) this user's typing state in a conversation.
@@ -29,16 +30,25 @@ struct ClientSession: Sendable {
     /// of the typing TTL cost nothing beyond this check.
     private var typingRefreshed: [String: NIODeadline] = [:]
     private let typingRefreshInterval: TimeAmount
+    /// Subscription changes and resumes received while a replay runs, handled after it in order.
+    private var deferred: [ClientMessage] = []
+
+    /// Set while a replay runs: `subscribe`, `unsubscribe` and `resume` wait for its end, so a
+    /// replay never runs against a subscription set that changes under it.
+    var defersSubscriptionChanges = false
 
     /// Conversations one connection may be typing in at once.
     static let maxTypingConversations = 16
+    /// Subscription changes and resumes that may wait for a running replay.
+    static let maxDeferredMessages = 64
 
     init(
         identity: ClientIdentity, maxSubscriptions: Int, messagesPerSecond: Int, burst: Int, now: NIODeadline,
-        typingTTL: TimeAmount = .seconds(3)
+        typingTTL: TimeAmount = .seconds(3), channels: Set<String> = []
     ) {
         self.identity = identity
         self.maxSubscriptions = maxSubscriptions
+        self.subscriptions = channels
         self.typingRefreshInterval = .nanoseconds(typingTTL.nanoseconds / 3)
         self.limiter = MessageRateLimiter(perSecond: messagesPerSecond, burst: burst, now: now)
     }
@@ -57,6 +67,25 @@ struct ClientSession: Sendable {
         guard let message = ClientMessage.decode(text) else {
             return [.send(.error(code: .malformedMessage, message: "expected a JSON object with a string 'type'", ref: ClientMessage.reference(in: text)))]
         }
+        if defersSubscriptionChanges, Self.deferrableTypes.contains(message.type) {
+            guard deferred.count < Self.maxDeferredMessages else {
+                return [.send(.error(code: .rateLimited, message: "too many subscription changes during a recovery", ref: message.id))]
+            }
+            deferred.append(message)
+            return []
+        }
+        return handle(message, now: now)
+    }
+
+    private static let deferrableTypes: Set<String> = ["subscribe", "unsubscribe", "resume"]
+
+    /// The oldest message deferred during a replay, to hand to ``handle(_:now:)`` once it ended.
+    mutating func takeDeferred() -> ClientMessage? {
+        deferred.isEmpty ? nil : deferred.removeFirst()
+    }
+
+    /// Acts on one decoded message (flood control already passed).
+    mutating func handle(_ message: ClientMessage, now: NIODeadline) -> [Action] {
         switch message.type {
         case "ping":
             return [.send(.pong(ref: message.id))]
@@ -110,15 +139,14 @@ struct ClientSession: Sendable {
         guard identity.mayJoin(channel) else {
             return [.send(.error(code: .channelForbidden, message: "the token does not allow channel '\(channel)'", ref: message.id))]
         }
-        var actions: [Action] = []
-        if !subscriptions.contains(channel) {
-            guard subscriptions.count < maxSubscriptions else {
-                return [.send(.error(code: .tooManySubscriptions, message: "at most \(maxSubscriptions) channels per connection", ref: message.id))]
-            }
-            subscriptions.insert(channel)
-            actions.append(.subscribe(channel: channel))
+        if !subscriptions.contains(channel), subscriptions.count >= maxSubscriptions {
+            return [.send(.error(code: .tooManySubscriptions, message: "at most \(maxSubscriptions) channels per connection", ref: message.id))]
         }
-        if let ref = message.id { actions.append(.send(.ack(ref: ref))) }
+        // The ack comes first: the subscription may start a replay of the channel's missed events.
+        var actions: [Action] = message.id.map { [.send(.ack(ref: $0))] } ?? []
+        if subscriptions.insert(channel).inserted {
+            actions.append(.subscribe(channel: channel, since: message.since))
+        }
         return actions
     }
 

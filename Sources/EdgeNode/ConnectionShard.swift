@@ -1,5 +1,6 @@
 import HeraldProtocol
 import NIOCore
+import PubSubBridge
 
 /// The connections of one event loop, indexed by account, user and sub-channel.
 ///
@@ -33,14 +34,26 @@ final class ConnectionShard {
         self.presence = presence
     }
 
-    func add(_ connection: WebSocketConnectionHandler) {
+    /// Registers `connection` with its sub-channels and returns the offset after which the node
+    /// delivers every event of the account here (nil when unknown): a connection that started
+    /// before it must replay the difference itself.
+    func add(_ connection: WebSocketConnectionHandler, start: StreamOffset?) -> StreamOffset? {
         let account = connection.identity.account
-        if accounts[account] == nil { interest.join(account: account, shard: index) }
+        let coverage = interest.join(account: account, shard: index, start: start)
         let id = ObjectIdentifier(connection)
         readiness.connectionOpened()
         presence.connected(account: account, member: connection.presenceMember, info: PresenceTracker.infoText(connection.identity.info))
         accounts[account, default: Members()].all[id] = connection
         accounts[account]!.byUser[connection.identity.user, default: [:]][id] = connection
+        for channel in connection.subscribedChannels {
+            accounts[account]!.byChannel[channel, default: [:]][id] = connection
+        }
+        return coverage
+    }
+
+    /// The newest history offset this node delivered to the account.
+    func delivered(account: String) -> StreamOffset? {
+        interest.delivered(account: account)
     }
 
     func remove(_ connection: WebSocketConnectionHandler) {

@@ -52,7 +52,8 @@ public final class EdgeNodeServer: Service, Sendable {
 
     private func serve() async throws {
         let verifier = try await TokenVerifier(configuration.authentication)
-        let authenticator = HandshakeAuthenticator(verifier: verifier, allowedOrigins: configuration.allowedOrigins)
+        let authenticator = HandshakeAuthenticator(
+            verifier: verifier, allowedOrigins: configuration.allowedOrigins, maxChannels: configuration.maxSubscriptionsPerConnection)
         let broker = try makeBroker()
         let readiness = NodeReadiness(broker: broker)
         let interest = AccountInterest(broker: broker)
@@ -74,10 +75,8 @@ public final class EdgeNodeServer: Service, Sendable {
         let logger = self.logger
         broker.start(
             deliver: { account, payload in fanOut.deliver(account: account, payload: payload) },
-            readinessChanged: { ready in
-                logger.info("broker \(ready ? "ready" : "unavailable")")
-                if ready { fanOut.catchUp() }
-            }
+            subscribed: { account in fanOut.subscribed(account: account) },
+            readinessChanged: { ready in logger.info("broker \(ready ? "ready" : "unavailable")") }
         )
 
         let http = HTTPRequestHandler.Dependencies(
@@ -222,15 +221,18 @@ private struct UpgradeContext: Sendable {
         promise.completeWithTask { try await authenticator.authenticate(head) }
         let metrics = self.metrics
         let broker = self.broker
-        // Where the client starts in history; a failed lookup leaves the offset out rather than refusing.
+        // Where the client starts in history: the node owes it every event after this offset, so
+        // without one (Redis unreachable or stalled) the upgrade is refused with 503.
         let positioned = promise.futureResult.flatMap { acceptance in
             broker.position(account: acceptance.identity.account)
+                .flatMapErrorThrowing { error -> StreamOffset in
+                    throw HTTPRefusal(status: .serviceUnavailable, code: .unavailable, message: "the broker is unavailable: retry shortly")
+                }
                 .map { offset -> HandshakeAuthenticator.Acceptance in
                     var acceptance = acceptance
                     acceptance.offset = offset.description
                     return acceptance
                 }
-                .recover { _ in acceptance }
                 .hop(to: channel.eventLoop)
         }
         return positioned.map { acceptance -> HTTPHeaders? in
@@ -240,7 +242,7 @@ private struct UpgradeContext: Sendable {
             return headers
         }.recover { error -> HTTPHeaders? in
             metrics.handshakesRefused.increment()
-            let refusal = (error as? AuthenticationError).map(HTTPRefusal.init)
+            let refusal = (error as? HTTPRefusal) ?? (error as? AuthenticationError).map(HTTPRefusal.init)
                 ?? HTTPRefusal(status: .unauthorized, code: .unauthorized, message: "authentication failed")
             slot.value.refusal = refusal
             return nil
@@ -256,7 +258,8 @@ private struct UpgradeContext: Sendable {
             connectionID: "\(configuration.nodeID)-\(serial)", nodeID: configuration.nodeID,
             heartbeatSeconds: configuration.heartbeatSeconds, maxSubscriptions: configuration.maxSubscriptionsPerConnection,
             messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst,
-            startOffset: acceptance.offset, since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents,
+            startOffset: acceptance.offset.flatMap(StreamOffset.init), channels: acceptance.channels,
+            since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents,
             maxHeldBytes: configuration.outboundBufferBytes)
         try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
             minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,

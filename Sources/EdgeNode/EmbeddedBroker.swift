@@ -11,10 +11,11 @@ import PubSubBridge
 public final class EmbeddedBroker: EventBroker {
     private struct State {
         var deliver: (@Sendable (String, ByteBuffer) -> Void)?
+        var subscribed: (@Sendable (String) -> Void)?
         var interest: [String: Int] = [:]
         var histories: [String: EmbeddedHistory] = [:]
     }
-    private let eventLoop: EventLoop
+    public let eventLoop: EventLoop
     private let window: HistoryWindow
     private let epoch: String
     private let state = NIOLockedValueBox(State())
@@ -28,14 +29,24 @@ public final class EmbeddedBroker: EventBroker {
 
     public func start(
         deliver: @escaping @Sendable (String, ByteBuffer) -> Void,
+        subscribed: @escaping @Sendable (String) -> Void,
         readinessChanged: @escaping @Sendable (Bool) -> Void
     ) {
-        state.withLockedValue { $0.deliver = deliver }
+        state.withLockedValue {
+            $0.deliver = deliver
+            $0.subscribed = subscribed
+        }
         readinessChanged(true)
     }
 
+    /// Interest takes effect at once; `subscribed` follows on the broker's loop, after any
+    /// publish already queued there.
     public func retain(account: String) {
-        state.withLockedValue { $0.interest[account, default: 0] += 1 }
+        let subscribed = state.withLockedValue { state in
+            state.interest[account, default: 0] += 1
+            return state.subscribed
+        }
+        if let subscribed { eventLoop.execute { subscribed(account) } }
     }
 
     public func release(account: String) {

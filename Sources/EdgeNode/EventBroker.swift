@@ -5,11 +5,17 @@ import PubSubBridge
 /// in-process broker for a single node. The edge node only sees this abstraction.
 public protocol EventBroker: Sendable {
     /// Starts the broker. `deliver` receives every event of a retained account, in publish
-    /// order, one call at a time; `readinessChanged` reports whether publishes can flow.
+    /// order, one call at a time; `subscribed` says that an account's events flow from now on
+    /// (after its first retain, and again after every reconnect: what was published before may
+    /// have been missed); `readinessChanged` reports whether publishes can flow. `deliver` and
+    /// `subscribed` run on ``eventLoop``.
     func start(
         deliver: @escaping @Sendable (_ account: String, _ payload: ByteBuffer) -> Void,
+        subscribed: @escaping @Sendable (_ account: String) -> Void,
         readinessChanged: @escaping @Sendable (_ ready: Bool) -> Void
     )
+    /// The event loop that runs `deliver` and `subscribed`.
+    var eventLoop: EventLoop { get }
     /// Declares local interest in an account; the first retain subscribes.
     func retain(account: String)
     /// Drops one interest; the last release unsubscribes (possibly after a linger).

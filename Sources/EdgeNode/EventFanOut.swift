@@ -4,8 +4,11 @@ import NIOCore
 import PubSubBridge
 
 /// Takes each broker event once per node: reads its routing, frames it once, and hops to each
-/// event loop that holds connections of the account (one hop per loop per event). After the
-/// broker reconnects, it fills the gap from history before newer live events.
+/// event loop that holds connections of the account (one hop per loop per event). Whenever the
+/// broker (re)subscribes an account, it fills the gap from history before newer live events.
+///
+/// Everything here runs on the broker's event loop, so live events, history pages and the end of
+/// each catch-up are handled in one order.
 final class EventFanOut: Sendable {
     let shards: [NIOLoopBound<ConnectionShard>]
     private let interest: AccountInterest
@@ -37,9 +40,13 @@ final class EventFanOut: Sendable {
         shards.first { $0.eventLoop === eventLoop }?.value
     }
 
-    /// Delivers one published payload to the account's local connections.
+    /// Delivers one published payload to the account's local connections. Runs on the broker's loop.
     func deliver(account: String, payload: ByteBuffer) {
         metrics.eventsReceived.increment()
+        admit(account: account, payload: payload)
+    }
+
+    private func admit(account: String, payload: ByteBuffer) {
         guard let routing = EventRouting.decode(payload.readableBytesView) else {
             metrics.eventsDropped.increment()
             logger.warning("dropped an event that is not a JSON object", metadata: ["account": "\(account)", "event.bytes": "\(payload.readableBytes)"])
@@ -47,14 +54,15 @@ final class EventFanOut: Sendable {
         }
         if routing.type == "typing.start" { presence.typingSeen(account: account) }
         let offset = routing.offset.flatMap(StreamOffset.init)
-        let admission = interest.admit(account: account, payload: payload, offset: offset)
-        if admission == .overflow {
+        switch interest.admit(account: account, payload: payload, offset: offset) {
+        case .deliver(let mask):
+            send(OutboundEvent(frame: WebSocketTextFrame.encode(payload, allocator: allocator), routing: routing, offset: offset), to: account, shards: mask)
+        case .overflow:
             logger.warning("catch-up held too many live events; reporting a gap", metadata: ["account": "\(account)"])
             abandonCatchUp(account: account)
-            return
+        case .skip:
+            break
         }
-        guard case .deliver(let mask) = admission else { return }
-        send(OutboundEvent(frame: WebSocketTextFrame.encode(payload, allocator: allocator), routing: routing, offset: offset), to: account, shards: mask)
     }
 
     private func send(_ event: OutboundEvent, to account: String, shards mask: UInt64) {
@@ -63,32 +71,41 @@ final class EventFanOut: Sendable {
         }
     }
 
-    /// Called when the broker is back after an outage: every account with a known offset reads
-    /// what it missed from history, in pages, while its live events wait.
-    func catchUp() {
-        for (account, after) in interest.beginCatchUp() {
-            logger.info("catching up from history", metadata: ["account": "\(account)", "history.offset": "\(after)"])
-            readPage(account: account, after: after, attempt: 0)
+    /// The broker now receives the account's events (a first subscription, or again after a
+    /// reconnect): fill the gap since the last delivered offset from history, in pages, while
+    /// the account's live events wait. Runs on the broker's loop.
+    func subscribed(account: String) {
+        guard let catchUp = interest.subscribed(account: account) else {
+            for payload in interest.endCatchUp(account: account, generation: nil) { admit(account: account, payload: payload) }
+            return
         }
+        logger.debug("catching up from history", metadata: ["account": "\(account)", "history.offset": "\(catchUp.after)"])
+        readPage(catchUp, attempt: 0)
     }
 
-    private func readPage(account: String, after: StreamOffset, attempt: Int) {
-        broker.history(account: account, after: after, limit: Self.catchUpPageSize).whenComplete { result in
-            guard self.interest.isCatchingUp(account: account) else { return }
+    private func readPage(_ catchUp: AccountInterest.CatchUp, attempt: Int) {
+        let account = catchUp.account
+        let loop = broker.eventLoop
+        broker.history(account: account, after: catchUp.after, limit: Self.catchUpPageSize).hop(to: loop).whenComplete { result in
+            guard self.interest.isCurrent(account: account, generation: catchUp.generation) else { return }
             switch result {
             case .success(let page) where page.truncated:
                 self.logger.warning("history gap cannot be filled", metadata: ["account": "\(account)"])
                 self.abandonCatchUp(account: account)
             case .success(let page):
-                for event in page.events { self.deliverRecovered(account: account, event: event) }
+                for event in page.events { self.deliverRecovered(event, catchUp: catchUp) }
                 if page.hasMore, let last = page.events.last {
-                    self.readPage(account: account, after: last.offset, attempt: 0)
+                    var next = catchUp
+                    next.after = last.offset
+                    self.readPage(next, attempt: 0)
                 } else {
-                    self.finishCatchUp(account: account)
+                    for payload in self.interest.endCatchUp(account: account, generation: catchUp.generation) {
+                        self.admit(account: account, payload: payload)
+                    }
                 }
             case .failure(let error) where attempt < Self.catchUpAttempts:
                 self.logger.debug("history read failed; retrying", metadata: ["account": "\(account)", "error": "\(error)"])
-                self.shards[0].eventLoop.scheduleTask(in: .milliseconds(250)) { self.readPage(account: account, after: after, attempt: attempt + 1) }
+                loop.scheduleTask(in: .milliseconds(250)) { self.readPage(catchUp, attempt: attempt + 1) }
             case .failure:
                 self.abandonCatchUp(account: account)
             }
@@ -96,28 +113,25 @@ final class EventFanOut: Sendable {
     }
 
     /// A history event goes out like a live one, past the hold that its own catch-up set.
-    private func deliverRecovered(account: String, event: HistoryEvent) {
+    private func deliverRecovered(_ event: HistoryEvent, catchUp: AccountInterest.CatchUp) {
         guard let routing = EventRouting.decode(event.payload.readableBytesView),
-            case .deliver(let mask) = interest.admit(account: account, payload: event.payload, offset: event.offset, fromCatchUp: true)
+            case .deliver(let mask) = interest.admitRecovered(account: catchUp.account, offset: event.offset, generation: catchUp.generation)
         else { return }
-        send(OutboundEvent(frame: WebSocketTextFrame.encode(event.payload, allocator: allocator), routing: routing, offset: event.offset), to: account, shards: mask)
+        send(OutboundEvent(frame: WebSocketTextFrame.encode(event.payload, allocator: allocator), routing: routing, offset: event.offset), to: catchUp.account, shards: mask)
     }
 
+    /// Reports the gap to the account's clients here, then lets the held live events through.
     private func abandonCatchUp(account: String) {
-        interest.resetOffset(account: account)
+        let held = interest.abandonCatchUp(account: account)
         announceGap(account: account)
-        finishCatchUp(account: account)
-    }
-
-    private func finishCatchUp(account: String) {
-        for payload in interest.endCatchUp(account: account) { deliver(account: account, payload: payload) }
+        for payload in held { admit(account: account, payload: payload) }
     }
 
     /// Tells the account's clients on this node that events may be missing, so they refetch.
     private func announceGap(account: String) {
         let message = ServerMessage.recovery(recovered: false, count: 0, reason: "history_lost").encoded()
         let payload = ByteBuffer(bytes: message)
-        guard case .deliver(let mask) = interest.admit(account: account, payload: payload, offset: nil, fromCatchUp: true) else { return }
+        guard case .deliver(let mask) = interest.admit(account: account, payload: payload, offset: nil) else { return }
         send(OutboundEvent(frame: WebSocketTextFrame.encode(payload, allocator: allocator), routing: EventRouting(), offset: nil), to: account, shards: mask)
     }
 }

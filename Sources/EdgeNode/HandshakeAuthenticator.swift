@@ -16,14 +16,18 @@ public struct HandshakeAuthenticator: Sendable {
         public var since: String?
         /// The account's history position when the client connected.
         public var offset: String?
+        /// Sub-channels from `?channels=`, checked against the token.
+        public var channels: Set<String> = []
     }
 
     let verifier: TokenVerifier
     let allowedOrigins: Set<String>?
+    let maxChannels: Int
 
-    public init(verifier: TokenVerifier, allowedOrigins: Set<String>?) {
+    public init(verifier: TokenVerifier, allowedOrigins: Set<String>?, maxChannels: Int = 32) {
         self.verifier = verifier
         self.allowedOrigins = allowedOrigins
+        self.maxChannels = maxChannels
     }
 
     /// True when `uri` names a WebSocket endpoint.
@@ -41,7 +45,19 @@ public struct HandshakeAuthenticator: Sendable {
         if let pathAccount = route.pathAccount, pathAccount != identity.account {
             throw AuthenticationError.accountMismatch
         }
-        return Acceptance(identity: identity, subprotocol: subprotocol, since: route.since)
+        let channels = try Self.channels(route.channels ?? [], for: identity, maximum: maxChannels)
+        return Acceptance(identity: identity, subprotocol: subprotocol, since: route.since, channels: channels)
+    }
+
+    /// Checks `?channels=` against the channel rules and the token's `channels` claim.
+    private static func channels(_ names: [String], for identity: ClientIdentity, maximum: Int) throws -> Set<String> {
+        let channels = Set(names)
+        guard channels.count <= maximum else { throw AuthenticationError.tooManyChannels(maximum) }
+        for channel in names {
+            guard ChannelName.isValid(channel) else { throw AuthenticationError.invalidChannel(channel) }
+            guard identity.mayJoin(channel) else { throw AuthenticationError.channelForbidden(channel) }
+        }
+        return channels
     }
 
     private static func token(in head: HTTPRequestHead, route: WebSocketRoute) -> (String?, String?) {

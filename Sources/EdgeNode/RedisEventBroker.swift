@@ -25,8 +25,11 @@ public final class RedisEventBroker: EventBroker {
         self.historyStore = RedisHistory(client: commands, window: window)
     }
 
+    public var eventLoop: EventLoop { subscriberLoop }
+
     public func start(
         deliver: @escaping @Sendable (String, ByteBuffer) -> Void,
+        subscribed: @escaping @Sendable (String) -> Void,
         readinessChanged: @escaping @Sendable (Bool) -> Void
     ) {
         let logger = self.logger
@@ -42,7 +45,10 @@ public final class RedisEventBroker: EventBroker {
                 }
                 deliver(account, payload)
             },
-            onConnectionStateChange: readinessChanged
+            onConnectionStateChange: readinessChanged,
+            onSubscribed: { channel in
+                if let account = AccountChannel.account(in: channel) { subscribed(account) }
+            }
         )
         self.subscriber.withLockedValue { $0 = subscriber }
         commands.start()

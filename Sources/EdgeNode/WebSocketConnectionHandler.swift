@@ -22,8 +22,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         var maxSubscriptions: Int
         var messagesPerSecond: Int
         var messageBurst: Int
-        /// The account's history position at connect time, sent in the `connected` frame.
-        var startOffset: String?
+        /// The account's history position at connect time, sent in the `connected` frame: the
+        /// connection is owed every event after it.
+        var startOffset: StreamOffset?
+        /// Sub-channels named at connect (`?channels=`), joined before anything is sent.
+        var channels: Set<String> = []
         /// `?since=` from the upgrade request: replay from there right after `connected`.
         var since: String?
         var maxReplayEvents: Int
@@ -35,28 +38,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     private enum State { case open, closing }
 
-    /// A history replay in progress: where it stands, and the live events held until it ends.
-    private struct Replay {
-        var after: StreamOffset
-        var scanned = 0
-        var delivered = 0
-        var held: [OutboundEvent] = []
-        var heldBytes = 0
-        var waitingForWritability = false
-    }
-
-    /// History events requested per page of a replay.
-    static let replayPageSize = 100
-
     let identity: ClientIdentity
     private let settings: Settings
     private let shard: ConnectionShard
     private let broker: any EventBroker
     private let presence: PresenceTracker
-    private var replay: Replay?
-    /// The last offset a finished replay delivered: live copies of replayed events can still
-    /// arrive after it (the history read may overtake the pub/sub message), and are dropped.
-    private var replayedThrough: StreamOffset?
+    private var recovery: ConnectionRecovery
+    /// A replay page to request once the channel is writable again.
+    private var pendingRead: (after: StreamOffset, limit: Int)?
     private let metrics: NodeMetrics
     private let logger: Logger
     private var session: ClientSession
@@ -83,7 +72,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         self.session = ClientSession(
             identity: identity, maxSubscriptions: settings.maxSubscriptions,
             messagesPerSecond: settings.messagesPerSecond, burst: settings.messageBurst, now: now,
-            typingTTL: .milliseconds(presence.timing.typingTTL))
+            typingTTL: .milliseconds(presence.timing.typingTTL), channels: settings.channels)
+        self.recovery = ConnectionRecovery(
+            start: settings.startOffset, maxReplayEvents: settings.maxReplayEvents, maxHeldBytes: settings.maxHeldBytes)
     }
 
     var subscribedChannels: Set<String> { session.subscriptions }
@@ -98,12 +89,24 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         self.rawContext = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         send(.connected(
             connectionID: settings.connectionID, node: settings.nodeID, account: identity.account,
-            user: identity.user, heartbeat: settings.heartbeatSeconds, offset: settings.startOffset), context: context)
+            user: identity.user, heartbeat: settings.heartbeatSeconds, offset: settings.startOffset?.description), context: context)
         metrics.connections.increment()
         metrics.connectionsOpened.increment()
         registered = true
-        shard.add(self)
-        if let since = settings.since { startReplay(since: since, ref: nil, context: context) }
+        let coverage = shard.add(self, start: settings.startOffset)
+        if let since = settings.since {
+            resume(since: since, context: context)
+        } else if let start = settings.startOffset, Self.isBehind(start, coverage) {
+            // Events published between the handshake and joining the fan-out went to the
+            // account's other connections already: replay them for this one.
+            begin(.joinGap, after: start, context: context)
+        }
+    }
+
+    /// Whether events after `offset` may have been delivered on this node before `coverage`.
+    private static func isBehind(_ offset: StreamOffset, _ coverage: StreamOffset?) -> Bool {
+        guard let coverage, coverage.epoch == offset.epoch else { return true }
+        return offset < coverage
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -168,12 +171,13 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         case .sendBareText(let text):
             let buffer = context.channel.allocator.buffer(string: text)
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
-        case .subscribe(let channel):
+        case .subscribe(let channel, let since):
             shard.subscribe(self, to: channel)
+            recoverChannel(channel, since: since, context: context)
         case .unsubscribe(let channel):
             shard.unsubscribe(self, from: channel)
-        case .resume(let since, let ref):
-            startReplay(since: since, ref: ref, context: context)
+        case .resume(let since, _):
+            resume(since: since, context: context)
         case .startTyping(let conversation):
             presence.startTyping(account: identity.account, conversation: conversation, user: identity.user)
         case .stopTyping(let conversation):
@@ -206,15 +210,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     /// event arrives is closed with 4001.
     func write(_ event: OutboundEvent) -> Bool {
         guard state == .open, let rawContext else { return false }
-        if let through = replayedThrough, let offset = event.offset, offset.epoch == through.epoch {
-            if offset <= through { return true }
-            replayedThrough = nil
-        }
-        if replay != nil {
-            replay!.held.append(event)
-            replay!.heldBytes += event.frame.readableBytes
-            if replay!.heldBytes > settings.maxHeldBytes { closeSlowConsumer() }
+        switch recovery.live(event) {
+        case .write:
+            break
+        case .drop, .hold:
             return true
+        case .overflow:
+            closeSlowConsumer()
+            return false
         }
         if !rawContext.channel.isWritable && awaitingFlush {
             // Our own unflushed burst, not the client, may be what crossed the limit.
@@ -261,81 +264,86 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     // MARK: History replay
 
-    /// Replays history after `since`, holding live events until it ends; answers `recovery`.
-    private func startReplay(since: String, ref: MessageReference?, context: ChannelHandlerContext) {
-        guard replay == nil else {
-            send(.error(code: .recoveryInProgress, message: "a recovery is already running on this connection", ref: ref), context: context)
-            return
-        }
+    private func resume(since: String, context: ChannelHandlerContext) {
         guard let offset = StreamOffset(since) else {
             send(.recovery(recovered: false, count: 0, reason: "invalid_offset"), context: context)
             return
         }
-        replay = Replay(after: offset)
-        requestReplayPage(context: context)
+        begin(.resume, after: offset, context: context)
     }
 
-    private func requestReplayPage(context: ChannelHandlerContext) {
-        guard let replay else { return }
-        let limit = min(Self.replayPageSize, settings.maxReplayEvents - replay.scanned + 1)
-        broker.history(account: identity.account, after: replay.after, limit: limit)
+    /// A channel just joined: its events since the connection's base (or the client's own
+    /// `since`) that the node delivered before the subscription are replayed for it.
+    private func recoverChannel(_ channel: String, since: String?, context: ChannelHandlerContext) {
+        if let since {
+            guard let offset = StreamOffset(since) else {
+                send(.recovery(recovered: false, count: 0, reason: "invalid_offset", channel: channel), context: context)
+                return
+            }
+            begin(.channel(channel, reports: true), after: offset, context: context)
+        } else if let base = recovery.base, Self.isBehind(base, shard.delivered(account: identity.account)) {
+            begin(.channel(channel, reports: recovery.resumed), after: base, context: context)
+        }
+    }
+
+    /// Starts a replay; subscription changes and resumes wait for its end.
+    private func begin(_ purpose: ConnectionRecovery.Purpose, after: StreamOffset, context: ChannelHandlerContext) {
+        session.defersSubscriptionChanges = true
+        carry(recovery.begin(purpose, after: after), context: context)
+    }
+
+    private func carry(_ step: ConnectionRecovery.Step, context: ChannelHandlerContext) {
+        switch step {
+        case .read(let after, let limit):
+            if context.channel.isWritable {
+                requestPage(after: after, limit: limit, context: context)
+            } else {
+                pendingRead = (after, limit)
+            }
+        case .finish(let message, let held):
+            session.defersSubscriptionChanges = false
+            if let message { send(message, context: context) }
+            for event in held { _ = write(event) }
+            performDeferred(context: context)
+        }
+    }
+
+    private func requestPage(after: StreamOffset, limit: Int, context: ChannelHandlerContext) {
+        broker.history(account: identity.account, after: after, limit: limit)
             .hop(to: context.eventLoop)
             .assumeIsolated()
             .whenComplete { result in
-                guard self.state == .open, self.replay != nil else { return }
+                guard self.state == .open, self.recovery.isReplaying else { return }
                 switch result {
                 case .failure:
-                    self.finishReplay(recovered: false, reason: "unavailable", context: context)
-                case .success(let page) where page.truncated:
-                    self.finishReplay(recovered: false, reason: "out_of_window", context: context)
+                    self.carry(self.recovery.fail(reason: "unavailable"), context: context)
                 case .success(let page):
-                    self.replayPage(page, context: context)
+                    let (writes, next) = self.recovery.receive(page) { routing in
+                        routing.selects(user: self.identity.user, isSubscribed: self.isSubscribed(to:))
+                    }
+                    for payload in writes {
+                        self.rawContext?.write(NIOAny(WebSocketTextFrame.encode(payload, allocator: context.channel.allocator)), promise: nil)
+                    }
+                    if !writes.isEmpty { self.rawContext?.flush() }
+                    self.carry(next, context: context)
                 }
             }
     }
 
-    private func replayPage(_ page: HistoryPage, context: ChannelHandlerContext) {
-        for event in page.events {
-            replay!.scanned += 1
-            if replay!.scanned > settings.maxReplayEvents {
-                finishReplay(recovered: false, reason: "too_many", context: context)
-                return
-            }
-            replay!.after = event.offset
-            guard let routing = EventRouting.decode(event.payload.readableBytesView),
-                routing.selects(user: identity.user, isSubscribed: isSubscribed(to:))
-            else { continue }
-            replay!.delivered += 1
-            rawContext?.write(NIOAny(WebSocketTextFrame.encode(event.payload, allocator: context.channel.allocator)), promise: nil)
-        }
-        rawContext?.flush()
-        guard page.hasMore else {
-            finishReplay(recovered: true, reason: nil, context: context)
-            return
-        }
-        if context.channel.isWritable {
-            requestReplayPage(context: context)
-        } else {
-            replay!.waitingForWritability = true
+    /// Handles the subscription changes and resumes that waited for a replay, in order, until
+    /// one of them starts another replay.
+    private func performDeferred(context: ChannelHandlerContext) {
+        while state == .open, !recovery.isReplaying, let message = session.takeDeferred() {
+            for action in session.handle(message, now: .now()) { perform(action, context: context) }
         }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, replay?.waitingForWritability == true {
-            replay!.waitingForWritability = false
-            requestReplayPage(context: context)
+        if context.channel.isWritable, let read = pendingRead {
+            pendingRead = nil
+            requestPage(after: read.after, limit: read.limit, context: context)
         }
         context.fireChannelWritabilityChanged()
-    }
-
-    /// Sends `recovery`, then the live events held meanwhile; `write` drops those the replay
-    /// already carried, and any later live copy of them.
-    private func finishReplay(recovered: Bool, reason: String?, context: ChannelHandlerContext) {
-        guard let finished = replay else { return }
-        replay = nil
-        replayedThrough = finished.after
-        send(.recovery(recovered: recovered, count: finished.delivered, reason: reason), context: context)
-        for event in finished.held { _ = write(event) }
     }
 
     /// The client closed: answer with a normal close (RFC 6455 §5.5.1), or finish our own close.

@@ -10,6 +10,8 @@ struct WebSocketRoute: Sendable, Equatable {
     var token: String?
     /// `?since=` (history recovery)
     var since: String?
+    /// `?channels=a,b`: sub-channels joined before the first frame, so a replay includes them.
+    var channels: [String]?
 
     /// Parses `uri`; nil when it is not a WebSocket endpoint.
     init?(uri: String) {
@@ -26,5 +28,8 @@ struct WebSocketRoute: Sendable, Equatable {
         let items = components.queryItems ?? []
         token = items.first { $0.name == "token" }?.value
         since = items.first { $0.name == "since" }?.value
+        channels = items.first { $0.name == "channels" }?.value.map { list in
+            list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        }
     }
 }

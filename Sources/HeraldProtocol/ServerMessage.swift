@@ -12,8 +12,8 @@ public enum ServerMessage: Sendable, Equatable {
     /// A refusal of a client message.
     case error(code: ErrorCode, message: String, ref: MessageReference?)
     /// The end of a history replay: whether every missed event was delivered, and how many were.
-    /// `reason` says why not, when not.
-    case recovery(recovered: Bool, count: Int, reason: String?)
+    /// `reason` says why not, when not; `channel` names the sub-channel a channel recovery was for.
+    case recovery(recovered: Bool, count: Int, reason: String?, channel: String? = nil)
     /// The answer to `presence.get`: who is online in the account.
     case presenceState(users: [PresenceEntry], ref: MessageReference?)
 
@@ -41,6 +41,7 @@ public enum ServerMessage: Sendable, Equatable {
         var recovered: Bool?
         var count: Int?
         var reason: String?
+        var channel: String?
         var users: [PresenceEntry]?
         var code: String?
         var message: String?
@@ -59,8 +60,8 @@ public enum ServerMessage: Sendable, Equatable {
             body = Body(type: "ack", ref: ref)
         case let .error(code, message, ref):
             body = Body(type: "error", code: code.rawValue, message: message, ref: ref)
-        case let .recovery(recovered, count, reason):
-            body = Body(type: "recovery", recovered: recovered, count: count, reason: reason)
+        case let .recovery(recovered, count, reason, channel):
+            body = Body(type: "recovery", recovered: recovered, count: count, reason: reason, channel: channel)
         case let .presenceState(users, ref):
             body = Body(type: "presence.state", users: users, ref: ref)
         }

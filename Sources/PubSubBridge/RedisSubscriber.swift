@@ -20,6 +20,7 @@ public final class RedisSubscriber: Sendable {
     private let logger: Logger
     private let onMessage: @Sendable (_ channel: String, _ payload: ByteBuffer) -> Void
     private let onConnectionStateChange: @Sendable (_ connected: Bool) -> Void
+    private let onSubscribed: @Sendable (_ channel: String) -> Void
     private let connectedBox = NIOLockedValueBox(false)
     private let subscribedBox = NIOLockedValueBox(Set<String>())
 
@@ -28,13 +29,17 @@ public final class RedisSubscriber: Sendable {
     ///   - onMessage: Called for every published message, on `eventLoop`, in Redis's order.
     ///   - onConnectionStateChange: Called on `eventLoop` with `true` once connected and resubscribed,
     ///     and with `false` when that connection is lost or the subscriber shuts down.
+    ///   - onSubscribed: Called on `eventLoop` whenever a channel becomes live: Redis confirmed its
+    ///     SUBSCRIBE (also after a reconnect), or it was retained while already confirmed. Every
+    ///     message published after this call reaches `onMessage`; earlier ones may not have.
     public init(
         configuration: RedisConfiguration,
         eventLoop: EventLoop,
         logger: Logger,
         linger: TimeAmount = .seconds(2),
         onMessage: @escaping @Sendable (_ channel: String, _ payload: ByteBuffer) -> Void,
-        onConnectionStateChange: @escaping @Sendable (_ connected: Bool) -> Void = { _ in }
+        onConnectionStateChange: @escaping @Sendable (_ connected: Bool) -> Void = { _ in },
+        onSubscribed: @escaping @Sendable (_ channel: String) -> Void = { _ in }
     ) {
         self.eventLoop = eventLoop
         self.supervisor = RedisConnectionSupervisor(
@@ -51,6 +56,7 @@ public final class RedisSubscriber: Sendable {
         self.logger = logger
         self.onMessage = onMessage
         self.onConnectionStateChange = onConnectionStateChange
+        self.onSubscribed = onSubscribed
     }
 
     /// Starts connecting in the background; returns immediately.
@@ -130,6 +136,7 @@ public final class RedisSubscriber: Sendable {
             self.onMessage(channel, payload)
         case .subscribed(let channel, _):
             self.subscribedBox.withLockedValue { _ = $0.insert(channel) }
+            self.onSubscribed(channel)
             self.perform(self.stateMachine.value.subscribeConfirmed(channel: channel))
         case .unsubscribed(let channel, _):
             if let channel {
@@ -162,6 +169,8 @@ public final class RedisSubscriber: Sendable {
             self.eventLoop.scheduleTask(in: self.linger) {
                 self.perform(self.stateMachine.value.lingerExpired(channel: channel, token: token))
             }
+        case .reportSubscribed(let channel):
+            self.onSubscribed(channel)
         case .reportConnected:
             self.connectedBox.withLockedValue { $0 = true }
             self.logger.info("Redis subscriber ready", metadata: ["redis.channels": "\(self.stateMachine.value.confirmed.count)"])

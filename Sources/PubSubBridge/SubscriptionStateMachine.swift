@@ -31,6 +31,9 @@ struct SubscriptionStateMachine {
         case resubscribe([[String]])
         /// Every needed channel is subscribed: report the subscriber as connected.
         case reportConnected
+        /// The retained channel was already confirmed on this connection: report it as
+        /// subscribed now, since no new confirmation will come.
+        case reportSubscribed(String)
     }
 
     /// The most channels put into one SUBSCRIBE command.
@@ -71,7 +74,8 @@ struct SubscriptionStateMachine {
         self.interest[channel] = entry
         switch self.connection {
         case .resubscribing, .ready:
-            return self.requested.insert(channel).inserted ? .subscribe([channel]) : .none
+            if self.requested.insert(channel).inserted { return .subscribe([channel]) }
+            return self.confirmed.contains(channel) ? .reportSubscribed(channel) : .none
         case .disconnected, .shutDown:
             return .none
         }

@@ -22,7 +22,7 @@ struct ClientSessionTests {
     @Test func subscribeRules() {
         var session = session(channels: ["inbox", "kpi", "extra"])
         #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"inbox","id":1}"#.utf8), now: start)
-            == [.subscribe(channel: "inbox"), .send(.ack(ref: .integer(1)))])
+            == [.send(.ack(ref: .integer(1))), .subscribe(channel: "inbox")])
         // Repeating is idempotent.
         #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"inbox"}"#.utf8), now: start) == [])
         #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"kpi"}"#.utf8), now: start) == [.subscribe(channel: "kpi")])
@@ -75,5 +75,27 @@ struct ClientSessionTests {
         _ = rested.receive(text: ping, now: start)
         _ = rested.receive(text: ping, now: start)
         #expect(rested.receive(text: ping, now: start + .seconds(1)) == [.send(.pong(ref: nil))])
+    }
+}
+
+@Suite("ClientSession during a replay")
+struct ClientSessionDeferralTests {
+    @Test func subscriptionChangesWaitForTheReplayInOrder() {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var session = ClientSession(
+            identity: ClientIdentity(user: "alice", account: "42", channels: ["*"]),
+            maxSubscriptions: 4, messagesPerSecond: 100, burst: 100, now: start, channels: ["kpi"])
+        #expect(session.subscriptions == ["kpi"])
+        session.defersSubscriptionChanges = true
+        #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"inbox","id":1}"#.utf8), now: start) == [])
+        #expect(session.receive(text: Array(#"{"type":"unsubscribe","channel":"kpi"}"#.utf8), now: start) == [])
+        // Everything else is answered at once.
+        #expect(session.receive(text: Array(#"{"type":"ping"}"#.utf8), now: start) == [.send(.pong(ref: nil))])
+        session.defersSubscriptionChanges = false
+        let first = session.takeDeferred()
+        #expect(first?.channel == "inbox")
+        #expect(session.handle(first!, now: start) == [.send(.ack(ref: .integer(1))), .subscribe(channel: "inbox")])
+        #expect(session.handle(session.takeDeferred()!, now: start) == [.unsubscribe(channel: "kpi")])
+        #expect(session.takeDeferred() == nil)
     }
 }

@@ -73,7 +73,10 @@ struct SubscriptionStateMachineTests {
         var machine = self.connectedMachine()
         #expect(machine.retain(channel: "a") == .subscribe(["a"]))
         #expect(machine.retain(channel: "a") == .none)
-        #expect(machine.references(to: "a") == 2)
+        #expect(machine.subscribeConfirmed(channel: "a") == .none)
+        #expect(machine.retain(channel: "a") == .reportSubscribed("a"))
+        #expect(machine.references(to: "a") == 3)
+        #expect(machine.release(channel: "a") == .none)
         #expect(machine.release(channel: "a") == .none)
         #expect(machine.release(channel: "a") == .scheduleUnsubscribe(channel: "a", token: 1))
         #expect(machine.lingerExpired(channel: "a", token: 1) == .unsubscribe(["a"]))
@@ -83,8 +86,11 @@ struct SubscriptionStateMachineTests {
     @Test func retainDuringLingerKeepsSubscription() {
         var machine = self.connectedMachine()
         _ = machine.retain(channel: "a")
+        _ = machine.subscribeConfirmed(channel: "a")
         #expect(machine.release(channel: "a") == .scheduleUnsubscribe(channel: "a", token: 1))
-        #expect(machine.retain(channel: "a") == .none)
+        // Still subscribed from before the linger: nothing is sent, and the caller learns at once
+        // that the channel is live.
+        #expect(machine.retain(channel: "a") == .reportSubscribed("a"))
         #expect(machine.lingerExpired(channel: "a", token: 1) == .none)
         #expect(machine.release(channel: "a") == .scheduleUnsubscribe(channel: "a", token: 2))
         #expect(machine.lingerExpired(channel: "a", token: 1) == .none)
