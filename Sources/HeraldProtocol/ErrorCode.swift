@@ -9,7 +9,6 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let channelForbidden = ErrorCode(rawValue: "channel_forbidden")
     public static let tooManySubscriptions = ErrorCode(rawValue: "too_many_subscriptions")
     public static let invalidConversation = ErrorCode(rawValue: "invalid_conversation")
-    public static let recoveryInProgress = ErrorCode(rawValue: "recovery_in_progress")
     public static let rateLimited = ErrorCode(rawValue: "rate_limited")
     public static let unauthorized = ErrorCode(rawValue: "unauthorized")
     public static let tokenExpired = ErrorCode(rawValue: "token_expired")
