@@ -75,6 +75,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Test-only: the WebSocket echo server the Autobahn|Testsuite runs against (docs/reliability.md).
+        .executableTarget(
+            name: "autobahn-echo-server",
+            dependencies: [
+                "EdgeNode", "HeraldProtocol",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ] + nio,
+            path: "Tests/AutobahnEchoServer"
+        ),
         .target(
             name: "HeraldTestSupport",
             dependencies: [

@@ -261,9 +261,7 @@ private struct UpgradeContext: Sendable {
             startOffset: acceptance.offset.flatMap(StreamOffset.init), channels: acceptance.channels,
             since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents,
             maxHeldBytes: configuration.outboundBufferBytes)
-        try channel.pipeline.syncOperations.addHandler(NIOWebSocketFrameAggregator(
-            minNonFinalFragmentSize: 0, maxAccumulatedFrameCount: 64,
-            maxAccumulatedFrameSize: configuration.maxClientMessageBytes))
+        try WebSocketFramePipeline.addHandlers(to: channel.pipeline.syncOperations, maxMessageBytes: configuration.maxClientMessageBytes)
         try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(
             identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics, logger: logger))
     }

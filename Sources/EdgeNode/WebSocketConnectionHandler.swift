@@ -152,6 +152,8 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         switch error {
+        case let violation as WebSocketFrameValidator.Violation:
+            close(code: violation.closeCode, reason: violation.reason)
         case NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge, NIOWebSocketFrameAggregator.Error.tooManyFragments,
             NIOWebSocketError.invalidFrameLength:
             close(code: .messageTooBig, reason: "message too big")
@@ -346,12 +348,14 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         context.fireChannelWritabilityChanged()
     }
 
-    /// The client closed: answer with a normal close (RFC 6455 §5.5.1), or finish our own close.
+    /// The client closed: echo its status code (RFC 6455 §5.5.1; the frame validator checked
+    /// it), or finish our own close.
     private func receivedClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
         guard state == .open else {
             context.close(promise: nil)
             return
         }
-        close(code: .normal, reason: "")
+        let code = frame.unmaskedData.getInteger(at: frame.unmaskedData.readerIndex, as: UInt16.self).map(CloseCode.init(rawValue:))
+        close(code: code ?? .normal, reason: "")
     }
 }

@@ -134,10 +134,10 @@ public final class TestWebSocketClient: Sendable {
 
     /// Sends one masked frame as given, e.g. a ping, a fragment (`fin: false`, then `.continuation`), or a close.
     /// Nothing is validated, so tests can also send frames a server must reject.
-    public func sendFrame(opcode: WebSocketOpcode, data: [UInt8], fin: Bool = true) async throws {
+    public func sendFrame(opcode: WebSocketOpcode, data: [UInt8], fin: Bool = true, rsv1: Bool = false, masked: Bool = true) async throws {
         let handler = self.handler
         try await self.channel.eventLoop.flatSubmit {
-            handler.value.send(opcode: opcode, data: data, fin: fin)
+            handler.value.send(opcode: opcode, data: data, fin: fin, rsv1: rsv1, masked: masked)
         }.get()
     }
 

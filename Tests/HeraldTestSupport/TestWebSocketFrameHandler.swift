@@ -155,8 +155,8 @@ final class TestWebSocketFrameHandler: ChannelDuplexHandler {
         return promise.futureResult
     }
 
-    /// Writes one masked frame.
-    func send(opcode: WebSocketOpcode, data: [UInt8], fin: Bool) -> EventLoopFuture<Void> {
+    /// Writes one frame, masked unless told otherwise (servers must refuse unmasked ones).
+    func send(opcode: WebSocketOpcode, data: [UInt8], fin: Bool, rsv1: Bool = false, masked: Bool = true) -> EventLoopFuture<Void> {
         guard let context = self.context, !self.channelClosed else {
             return self.eventLoop.makeFailedFuture(self.closedError())
         }
@@ -169,6 +169,8 @@ final class TestWebSocketFrameHandler: ChannelDuplexHandler {
             opcode: opcode,
             data: context.channel.allocator.buffer(bytes: data),
             fin: fin,
+            rsv1: rsv1,
+            masked: masked,
             promise: promise
         )
         return promise.futureResult
@@ -246,10 +248,12 @@ final class TestWebSocketFrameHandler: ChannelDuplexHandler {
         opcode: WebSocketOpcode,
         data: ByteBuffer,
         fin: Bool,
+        rsv1: Bool = false,
+        masked: Bool = true,
         promise: EventLoopPromise<Void>?
     ) {
         // RFC 6455 5.3: every client frame is masked with a fresh random key; the encoder applies the mask.
-        let frame = WebSocketFrame(fin: fin, opcode: opcode, maskKey: .random(), data: data)
+        let frame = WebSocketFrame(fin: fin, rsv1: rsv1, opcode: opcode, maskKey: masked ? .random() : nil, data: data)
         context.writeAndFlush(Self.wrapOutboundOut(frame), promise: promise)
     }
 
