@@ -8,6 +8,8 @@ configuration="${HERALD_BUILD:-debug}"
 swift build -c "$configuration" --product edge-node >&2
 bin="$(swift build -c "$configuration" --show-bin-path)/edge-node"
 
+# The development secret and key below are refused by the node outside development mode.
+if [[ -z "${HERALD_JWT_SECRET:-}" || -z "${HERALD_API_KEYS:-}" ]]; then export HERALD_DEVELOPMENT=true; fi
 export HERALD_JWT_SECRET="${HERALD_JWT_SECRET:-dev-secret-change-me-0123456789abcdef}"
 export HERALD_API_KEYS="${HERALD_API_KEYS:-dev-api-key}"
 export HERALD_LISTEN="${HERALD_LISTEN:-0.0.0.0:8080}"

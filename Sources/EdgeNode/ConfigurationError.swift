@@ -2,6 +2,7 @@
 public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     private enum Code: Sendable {
         case noVerificationKey, weakSecret(Int), invalidPublicKey(String), invalidJWKS(String), invalidListenAddress(String), invalidRedisURL(String)
+        case outOfRange(option: String, value: Int, range: ClosedRange<Int>), notAnInteger(option: String), placeholderSecret(String)
     }
     private let code: Code
 
@@ -11,6 +12,11 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     public static func invalidJWKS(_ reason: String) -> Self { Self(code: .invalidJWKS(reason)) }
     public static func invalidListenAddress(_ value: String) -> Self { Self(code: .invalidListenAddress(value)) }
     public static func invalidRedisURL(_ reason: String) -> Self { Self(code: .invalidRedisURL(reason)) }
+    public static func outOfRange(option: String, value: Int, range: ClosedRange<Int>) -> Self {
+        Self(code: .outOfRange(option: option, value: value, range: range))
+    }
+    public static func notAnInteger(option: String) -> Self { Self(code: .notAnInteger(option: option)) }
+    public static func placeholderSecret(_ option: String) -> Self { Self(code: .placeholderSecret(option)) }
 
     public var description: String {
         switch code {
@@ -26,6 +32,12 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
             return "listen address '\(value)' is not host:port"
         case .invalidRedisURL(let reason):
             return "HERALD_REDIS_URL is not usable: \(reason)"
+        case .outOfRange(let option, let value, let range):
+            return "\(option) is \(value); it must be between \(range.lowerBound) and \(range.upperBound)"
+        case .notAnInteger(let option):
+            return "\(option) must be a whole number"
+        case .placeholderSecret(let option):
+            return "\(option) holds a development or example value: set a real one (e.g. openssl rand -hex 32), or set HERALD_DEVELOPMENT=true on a development machine"
         }
     }
 }

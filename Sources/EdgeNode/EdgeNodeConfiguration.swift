@@ -47,6 +47,8 @@ public struct EdgeNodeConfiguration: Sendable {
     public var presenceTiming: PresenceTiming
     /// Whether a typing user's own connections receive their `typing.start`/`typing.stop`.
     public var typingEcho: Bool
+    /// Development mode: the shipped development and example secrets are accepted.
+    public var developmentMode: Bool
 
     public init(
         host: String = "0.0.0.0",
@@ -70,7 +72,8 @@ public struct EdgeNodeConfiguration: Sendable {
         historyWindow: HistoryWindow = HistoryWindow(),
         maxReplayEvents: Int = 1000,
         presenceTiming: PresenceTiming = PresenceTiming(),
-        typingEcho: Bool = false
+        typingEcho: Bool = false,
+        developmentMode: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -94,6 +97,7 @@ public struct EdgeNodeConfiguration: Sendable {
         self.maxReplayEvents = maxReplayEvents
         self.presenceTiming = presenceTiming
         self.typingEcho = typingEcho
+        self.developmentMode = developmentMode
     }
 }
 

@@ -17,3 +17,23 @@ struct EdgeNodeCommand: AsyncParsableCommand {
         defaultSubcommand: Serve.self
     )
 }
+
+extension EdgeNodeCommand {
+    /// Runs the command; a malformed option exits with 2 like an invalid configuration (and
+    /// unlike ArgumentParser's default 64), so deploy tooling sees one code for "fix the config".
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            guard code == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(2)
+        }
+    }
+}

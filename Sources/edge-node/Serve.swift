@@ -92,6 +92,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Send typing events to the typing user's own connections too. [HERALD_TYPING_ECHO=true]")
     var typingEcho: Bool = environment("TYPING_ECHO") == "true"
 
+    @Flag(help: "Development mode: accept the development and example secrets. [HERALD_DEVELOPMENT=true]")
+    var development: Bool = environment("DEVELOPMENT") == "true"
+
     @Option(help: "Event loop threads; default one per core. [HERALD_EVENT_LOOPS]")
     var eventLoops: Int = environment("EVENT_LOOPS").flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
 
@@ -106,7 +109,16 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "herald.edge-node")
-        let configuration = try makeConfiguration()
+        let configuration: EdgeNodeConfiguration
+        do {
+            configuration = try makeConfiguration()
+            try configuration.validate()
+            _ = try await TokenVerifier(configuration.authentication)
+        } catch {
+            // A configuration the node cannot run with: say which option, exit 2 (usage error).
+            FileHandle.standardError.write(Data("edge-node: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         let node = EdgeNodeServer(configuration: configuration, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
@@ -121,11 +133,14 @@ struct Serve: AsyncParsableCommand {
     /// Secrets fall back to their variables here rather than as option defaults, so `--help`
     /// never prints them.
     func makeConfiguration() throws -> EdgeNodeConfiguration {
+        for name in Self.integerVariables where environment(name).map({ Int($0) == nil }) == true {
+            throw ConfigurationError.notAnInteger(option: "HERALD_\(name)")
+        }
         let redisURL = self.redisURL.nonEmpty ?? environment("REDIS_URL") ?? ""
         let jwtSecret = self.jwtSecret.nonEmpty ?? environment("JWT_SECRET") ?? ""
         let apiKeys = self.apiKeys.nonEmpty ?? environment("API_KEYS") ?? ""
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError(ConfigurationError.invalidListenAddress(listen).description)
+            throw ConfigurationError.invalidListenAddress(listen)
         }
         let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         let authentication = AuthenticationConfiguration(
@@ -142,16 +157,29 @@ struct Serve: AsyncParsableCommand {
             maxClientMessageBytes: maxMessageBytes, maxRequestBodyBytes: maxRequestBytes,
             clientMessagesPerSecond: clientRate, clientMessageBurst: clientBurst,
             maxSubscriptionsPerConnection: maxSubscriptions,
-            handshakeTimeout: .seconds(Int64(handshakeTimeoutSeconds)),
-            subscriptionLinger: .milliseconds(Int64(subscriptionLingerMs)),
-            drainTimeout: .seconds(Int64(drainSeconds)), eventLoopCount: eventLoops,
-            historyWindow: HistoryWindow(maxEvents: historyMaxEvents, maxAge: .seconds(Int64(historyMaxAgeSeconds))),
+            handshakeTimeout: .seconds(Int64(handshakeTimeoutSeconds.clampedForTime)),
+            subscriptionLinger: .milliseconds(Int64(subscriptionLingerMs.clampedForTime)),
+            drainTimeout: .seconds(Int64(drainSeconds.clampedForTime)), eventLoopCount: eventLoops,
+            historyWindow: HistoryWindow(maxEvents: historyMaxEvents, maxAge: .seconds(Int64(historyMaxAgeSeconds.clampedForTime))),
             maxReplayEvents: maxReplay,
             presenceTiming: PresenceTiming(
-                entryTTL: Int64(presenceTTLSeconds) * 1000, refreshInterval: Int64(presenceRefreshSeconds) * 1000,
-                typingTTL: Int64(typingTTLMs)),
-            typingEcho: typingEcho)
+                entryTTL: Int64(presenceTTLSeconds.clampedForTime) * 1000, refreshInterval: Int64(presenceRefreshSeconds.clampedForTime) * 1000,
+                typingTTL: Int64(typingTTLMs.clampedForTime)),
+            typingEcho: typingEcho, developmentMode: development)
     }
+
+    /// Variables read as whole numbers: one that is set but not a number is an error, not the default.
+    static let integerVariables = [
+        "HEARTBEAT_SECONDS", "OUTBOUND_BUFFER_BYTES", "MAX_MESSAGE_BYTES", "MAX_REQUEST_BYTES", "CLIENT_RATE", "CLIENT_BURST",
+        "MAX_SUBSCRIPTIONS", "HANDSHAKE_TIMEOUT_SECONDS", "SUBSCRIPTION_LINGER_MS", "DRAIN_SECONDS", "HISTORY_MAX_EVENTS",
+        "HISTORY_MAX_AGE_SECONDS", "MAX_REPLAY", "PRESENCE_TTL_SECONDS", "PRESENCE_REFRESH_SECONDS", "TYPING_TTL_MS", "EVENT_LOOPS",
+    ]
+}
+
+extension Int {
+    /// The value limited to ±2^31, so turning an absurd option into a time cannot overflow before
+    /// validation reports it as out of range.
+    var clampedForTime: Int { Swift.min(Swift.max(self, Int(Int32.min)), Int(Int32.max)) }
 }
 
 extension String {

@@ -365,6 +365,8 @@ cmd_up() {
   local secret="${HERALD_JWT_SECRET:-$DEV_SECRET}" api_keys="${HERALD_API_KEYS:-$DEV_API_KEY}"
   [ -n "${HERALD_JWT_SECRET:-}" ] || log "HERALD_JWT_SECRET unset: using the development secret '$DEV_SECRET'"
   [ -n "${HERALD_API_KEYS:-}" ] || log "HERALD_API_KEYS unset: using the development API key '$DEV_API_KEY'"
+  # The nodes refuse the development values outside development mode.
+  if [ -z "${HERALD_JWT_SECRET:-}" ] || [ -z "${HERALD_API_KEYS:-}" ]; then export HERALD_DEVELOPMENT=true; fi
   (
     umask 077
     {

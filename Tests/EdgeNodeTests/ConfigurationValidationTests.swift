@@ -1,0 +1,57 @@
+import EdgeNode
+import Foundation
+import Testing
+
+/// Options out of range, malformed numbers and shipped placeholder secrets stop the node at
+/// start-up with exit code 2 and the option's name, instead of a node that misbehaves later.
+@Suite("Configuration validation")
+struct ConfigurationValidationTests {
+    @Test func rangesAndPlaceholders() throws {
+        var configuration = Fixture.configuration(redisURL: nil)
+        try configuration.validate()
+        configuration.heartbeatSeconds = 0
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration = Fixture.configuration(redisURL: nil)
+        configuration.apiKeys = ["dev-api-key"]
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration.developmentMode = true
+        try configuration.validate()
+    }
+
+    /// Runs `edge-node serve` with `environment`; returns its exit status and standard error.
+    private func serve(_ environment: [String: String], arguments: [String] = []) throws -> (Int32, String) {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("edge-node")
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["serve", "--listen", "127.0.0.1:0"] + arguments
+        var variables = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("HERALD_") }
+        variables["HERALD_JWT_SECRET"] = Fixture.secret
+        for (name, value) in environment { variables[name] = value }
+        process.environment = variables
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let output = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    @Test("an invalid option exits 2 and names it")
+    func exitCode() throws {
+        let cases: [([String: String], [String], String)] = [
+            (["HERALD_HEARTBEAT_SECONDS": "0"], [], "HERALD_HEARTBEAT_SECONDS"),
+            (["HERALD_OUTBOUND_BUFFER_BYTES": "lots"], [], "HERALD_OUTBOUND_BUFFER_BYTES"),
+            (["HERALD_DRAIN_SECONDS": "99999999999999"], [], "HERALD_DRAIN_SECONDS"),
+            (["HERALD_PRESENCE_TTL_SECONDS": "10", "HERALD_PRESENCE_REFRESH_SECONDS": "10"], [], "HERALD_PRESENCE_REFRESH_SECONDS"),
+            (["HERALD_API_KEYS": "dev-api-key"], [], "HERALD_API_KEYS"),
+            (["HERALD_JWT_SECRET": "replace-with-at-least-32-random-bytes-0000"], [], "HERALD_JWT_SECRET"),
+            ([:], ["--max-replay", "many"], "--max-replay"),
+        ]
+        for (environment, arguments, name) in cases {
+            let (status, errors) = try serve(environment, arguments: arguments)
+            #expect(status == 2, "\(name): \(errors)")
+            #expect(errors.contains(name), "\(name): \(errors)")
+        }
+    }
+}
