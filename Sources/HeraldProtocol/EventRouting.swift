@@ -85,7 +85,7 @@ public struct EventRouting: Sendable, Equatable {
         var routing = EventRouting()
         var seen: UInt8 = 0
         for member in outline.members {
-            guard let field = Field.allCases.first(where: { member.key.isString($0.name, in: bytes) }) else { continue }
+            guard let field = Field.all.first(where: { member.key.isString($0.name, in: bytes) }) else { continue }
             guard seen & field.bit == 0 else { throw Rejection(.duplicateKey, "'\(field.name)' appears more than once") }
             seen |= field.bit
             let value = member.value
@@ -119,6 +119,9 @@ public struct EventRouting: Sendable, Equatable {
     /// The top-level keys the node reads.
     private enum Field: UInt8, CaseIterable {
         case type, user, channel, excludeUser, offset
+
+        /// Every field, built once (a synthesized `allCases` may allocate on each call).
+        static let all = allCases
 
         var bit: UInt8 { 1 << rawValue }
 
