@@ -123,6 +123,7 @@ public struct JSONScanner: Sendable {
             switch try peek() {
             case UInt8(ascii: "{"):
                 var members: [JSONOutline.Member] = []
+                members.reserveCapacity(8)  // events have a handful of top-level keys
                 let range = try object(depth: 1) { members.append($0) }
                 outline = JSONOutline(root: JSONOutline.Value(kind: .object, range: range), members: members)
             case UInt8(ascii: "["):
@@ -137,11 +138,13 @@ public struct JSONScanner: Sendable {
             return outline
         }
 
+        @inline(__always)
         private func peek() throws(Error) -> UInt8 {
             guard index < bytes.count else { throw .unexpectedEnd(at: index) }
             return bytes[index]
         }
 
+        @inline(__always)
         private mutating func skipWhitespace() {
             while index < bytes.count {
                 switch bytes[index] {
@@ -191,54 +194,45 @@ public struct JSONScanner: Sendable {
         }
 
         private mutating func object(depth: Int, member: (JSONOutline.Member) -> Void) throws(Error) -> Range<Int> {
-            let start = index
-            guard depth <= maximumDepth else { throw .tooDeep(at: start) }
-            index += 1
-            skipWhitespace()
-            if try peek() == UInt8(ascii: "}") {
-                index += 1
-                return start..<index
-            }
-            while true {
-                let keyStart = index
-                guard try peek() == UInt8(ascii: "\"") else { throw .unexpectedByte(at: index) }
-                let keyEscaped = try string()
-                let key = JSONOutline.Value(kind: .string, range: keyStart..<index, hasEscapes: keyEscaped)
-                skipWhitespace()
-                try expect(UInt8(ascii: ":"))
-                skipWhitespace()
-                member(JSONOutline.Member(key: key, value: try value(depth: depth)))
-                skipWhitespace()
-                switch try peek() {
-                case UInt8(ascii: ","):
-                    index += 1
-                    skipWhitespace()
-                case UInt8(ascii: "}"):
-                    index += 1
-                    return start..<index
-                default:
-                    throw .unexpectedByte(at: index)
-                }
+            try container(closing: UInt8(ascii: "}"), depth: depth) { (cursor) throws(Error) in
+                let keyStart = cursor.index
+                guard try cursor.peek() == UInt8(ascii: "\"") else { throw .unexpectedByte(at: cursor.index) }
+                let keyEscaped = try cursor.string()
+                let key = JSONOutline.Value(kind: .string, range: keyStart..<cursor.index, hasEscapes: keyEscaped)
+                cursor.skipWhitespace()
+                try cursor.expect(UInt8(ascii: ":"))
+                cursor.skipWhitespace()
+                member(JSONOutline.Member(key: key, value: try cursor.value(depth: depth)))
             }
         }
 
         private mutating func array(depth: Int, element: (JSONOutline.Value) -> Void) throws(Error) -> Range<Int> {
+            try container(closing: UInt8(ascii: "]"), depth: depth) { (cursor) throws(Error) in
+                element(try cursor.value(depth: depth))
+            }
+        }
+
+        /// Scans an object or array from its opening bracket past `closing`; `item` scans one
+        /// member or element, and items are separated by commas (none trailing).
+        private mutating func container(
+            closing: UInt8, depth: Int, item: (inout Cursor) throws(Error) -> Void
+        ) throws(Error) -> Range<Int> {
             let start = index
             guard depth <= maximumDepth else { throw .tooDeep(at: start) }
             index += 1
             skipWhitespace()
-            if try peek() == UInt8(ascii: "]") {
+            if try peek() == closing {
                 index += 1
                 return start..<index
             }
             while true {
-                element(try value(depth: depth))
+                try item(&self)
                 skipWhitespace()
                 switch try peek() {
                 case UInt8(ascii: ","):
                     index += 1
                     skipWhitespace()
-                case UInt8(ascii: "]"):
+                case closing:
                     index += 1
                     return start..<index
                 default:
@@ -253,6 +247,10 @@ public struct JSONScanner: Sendable {
             var hasEscapes = false
             while index < bytes.count {
                 let byte = bytes[index]
+                if byte >= 0x20, byte < 0x80, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {  // the common case first
+                    index += 1
+                    continue
+                }
                 switch byte {
                 case UInt8(ascii: "\""):
                     index += 1
