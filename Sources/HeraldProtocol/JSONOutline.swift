@@ -34,7 +34,7 @@ public struct JSONOutline: Sendable, Equatable {
         /// A string's value with its escapes resolved; nil for other kinds.
         public func string(in bytes: UnsafeRawBufferPointer) -> String? {
             guard kind == .string else { return nil }
-            let contents = UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound + 1)..<(range.upperBound - 1)])
+            let contents = stringContents(in: bytes)
             guard hasEscapes else { return String(decoding: contents, as: UTF8.self) }
             return String(decoding: JSONScanner.unescape(contents), as: UTF8.self)
         }
@@ -43,8 +43,14 @@ public struct JSONOutline: Sendable, Equatable {
         public func isString(_ name: StaticString, in bytes: UnsafeRawBufferPointer) -> Bool {
             guard kind == .string else { return false }
             let expected = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
-            if hasEscapes { return JSONScanner.unescape(UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound + 1)..<(range.upperBound - 1)])).elementsEqual(expected) }
-            return range.count == expected.count + 2 && bytes[(range.lowerBound + 1)..<(range.upperBound - 1)].elementsEqual(expected)
+            let contents = stringContents(in: bytes)
+            guard hasEscapes else { return contents.elementsEqual(expected) }
+            return JSONScanner.unescape(contents).elementsEqual(expected)
+        }
+
+        /// A string's bytes between its quotes, escapes unresolved.
+        private func stringContents(in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(rebasing: bytes[(range.lowerBound + 1)..<(range.upperBound - 1)])
         }
     }
 
