@@ -114,7 +114,7 @@ struct ConnectionRecovery {
             replay!.after = event.offset
             guard let routing = EventRouting.decode(event.payload.readableBytesView), selects(routing) else { continue }
             if case .channel(let channel, _) = replay!.purpose, let below = replay!.below, below.epoch == event.offset.epoch,
-                event.offset <= below, routing.channel != channel
+                event.offset <= below, routing.channel?.matches(channel) != true
             {
                 continue
             }

@@ -10,8 +10,9 @@ import PubSubBridge
 final class ConnectionShard {
     private struct Members {
         var all: [ObjectIdentifier: WebSocketConnectionHandler] = [:]
-        var byUser: [String: [ObjectIdentifier: WebSocketConnectionHandler]] = [:]
-        var byChannel: [String: [ObjectIdentifier: WebSocketConnectionHandler]] = [:]
+        /// Keyed by exact UTF-8 bytes: `String` keys would merge the NFC and NFD spellings of one id.
+        var byUser: [RoutingKey: [ObjectIdentifier: WebSocketConnectionHandler]] = [:]
+        var byChannel: [RoutingKey: [ObjectIdentifier: WebSocketConnectionHandler]] = [:]
     }
 
     let eventLoop: EventLoop
@@ -44,9 +45,9 @@ final class ConnectionShard {
         readiness.connectionOpened()
         presence.connected(account: account, member: connection.presenceMember, info: PresenceTracker.infoText(connection.identity.info))
         accounts[account, default: Members()].all[id] = connection
-        accounts[account]!.byUser[connection.identity.user, default: [:]][id] = connection
+        accounts[account]!.byUser[RoutingKey(connection.identity.user), default: [:]][id] = connection
         for channel in connection.subscribedChannels {
-            accounts[account]!.byChannel[channel, default: [:]][id] = connection
+            accounts[account]!.byChannel[RoutingKey(channel), default: [:]][id] = connection
         }
         return coverage
     }
@@ -62,10 +63,10 @@ final class ConnectionShard {
         guard var members = accounts[account], members.all.removeValue(forKey: id) != nil else { return }
         readiness.connectionClosed()
         presence.disconnected(account: account, member: connection.presenceMember)
-        let user = connection.identity.user
+        let user = RoutingKey(connection.identity.user)
         members.byUser[user]?.removeValue(forKey: id)
         if members.byUser[user]?.isEmpty == true { members.byUser[user] = nil }
-        for channel in connection.subscribedChannels {
+        for channel in connection.subscribedChannels.map({ RoutingKey($0) }) {
             members.byChannel[channel]?.removeValue(forKey: id)
             if members.byChannel[channel]?.isEmpty == true { members.byChannel[channel] = nil }
         }
@@ -80,11 +81,12 @@ final class ConnectionShard {
     func subscribe(_ connection: WebSocketConnectionHandler, to channel: String) {
         let account = connection.identity.account
         guard accounts[account] != nil else { return }
-        accounts[account]!.byChannel[channel, default: [:]][ObjectIdentifier(connection)] = connection
+        accounts[account]!.byChannel[RoutingKey(channel), default: [:]][ObjectIdentifier(connection)] = connection
     }
 
     func unsubscribe(_ connection: WebSocketConnectionHandler, from channel: String) {
         let account = connection.identity.account
+        let channel = RoutingKey(channel)
         accounts[account]?.byChannel[channel]?.removeValue(forKey: ObjectIdentifier(connection))
         if accounts[account]?.byChannel[channel]?.isEmpty == true { accounts[account]!.byChannel[channel] = nil }
     }

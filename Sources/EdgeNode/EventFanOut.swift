@@ -17,11 +17,14 @@ final class EventFanOut: Sendable {
     private let metrics: NodeMetrics
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
+    private let dropLog = LogThrottle<EventRouting.DropReason>(interval: EventFanOut.dropLogInterval)
 
     /// History events read per catch-up request.
     static let catchUpPageSize = 200
     /// Reads tried (250 ms apart) while the command connection comes back, before giving up.
     static let catchUpAttempts = 120
+    /// At most one log line per drop reason per interval; the metric counts every drop.
+    static let dropLogInterval = TimeAmount.seconds(10)
 
     init(
         shards: [NIOLoopBound<ConnectionShard>], interest: AccountInterest, broker: any EventBroker,
@@ -47,12 +50,14 @@ final class EventFanOut: Sendable {
     }
 
     private func admit(account: String, payload: ByteBuffer) {
-        guard let routing = EventRouting.decode(payload.readableBytesView) else {
-            metrics.eventsDropped.increment()
-            logger.warning("dropped an event that is not a JSON object", metadata: ["account": "\(account)", "event.bytes": "\(payload.readableBytes)"])
+        let routing: EventRouting
+        do {
+            routing = try EventRouting.parse(payload.readableBytesView)
+        } catch {
+            drop(account: account, bytes: payload.readableBytes, rejection: error)
             return
         }
-        if routing.type == "typing.start" { presence.typingSeen(account: account) }
+        if routing.type == ReservedEventType.typingStart { presence.typingSeen(account: account) }
         let offset = routing.offset.flatMap(StreamOffset.init)
         switch interest.admit(account: account, payload: payload, offset: offset) {
         case .deliver(let mask):
@@ -63,6 +68,17 @@ final class EventFanOut: Sendable {
         case .skip:
             break
         }
+    }
+
+    /// Counts an event that fails closed (never delivered to anyone) and logs it, throttled per reason.
+    private func drop(account: String, bytes: Int, rejection: EventRouting.Rejection) {
+        metrics.eventsDropped.increment()
+        metrics.eventsRejected[rejection.reason]?.increment()
+        guard let suppressed = dropLog.admit(rejection.reason) else { return }
+        logger.warning("dropped an event that cannot be delivered safely", metadata: [
+            "account": "\(account)", "event.drop_reason": "\(rejection.reason.rawValue)", "event.problem": "\(rejection.detail)",
+            "event.bytes": "\(bytes)", "log.suppressed": "\(suppressed)",
+        ])
     }
 
     private func send(_ event: OutboundEvent, to account: String, shards mask: UInt64) {

@@ -173,7 +173,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard authorizeAPI(head, context: context) else { return }
         let requests: [PublishRequest]
         do throws(HTTPRefusal) {
-            requests = batch ? try Self.parseBatch(body) : [try PublishRequest.parse(body: body)]
+            requests = batch ? try PublishRequest.parseBatch(body: body, maximumCount: Self.maximumBatchSize) : [try PublishRequest.parse(body: body)]
         } catch {
             respond(context: context, keepAlive: keepAlive, refusal: error)
             return
@@ -206,24 +206,6 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// The most events one batch request may carry.
     static let maximumBatchSize = 1000
-
-    private static func parseBatch(_ body: [UInt8]) throws(HTTPRefusal) -> [PublishRequest] {
-        guard let object = try PublishRequest.parseJSON(body) as? [String: Any], let events = object["events"] as? [Any] else {
-            throw PublishRequest.bad("the body must be {\"events\": [...]}")
-        }
-        guard !events.isEmpty, events.count <= maximumBatchSize else {
-            throw PublishRequest.bad("'events' must hold 1-\(maximumBatchSize) events")
-        }
-        var requests: [PublishRequest] = []
-        for (index, event) in events.enumerated() {
-            do throws(HTTPRefusal) {
-                requests.append(try PublishRequest(json: event))
-            } catch {
-                throw PublishRequest.bad("events[\(index)]: \(error.message)")
-            }
-        }
-        return requests
-    }
 
     private func respond(context: ChannelHandlerContext, keepAlive: Bool, refusal: HTTPRefusal) {
         respond(context: context, keepAlive: keepAlive, status: refusal.status, body: refusal.body, contentType: "application/json")

@@ -1,3 +1,4 @@
+import HeraldProtocol
 import Prometheus
 
 /// The node's Prometheus metrics, created once with fixed names and no per-account labels,
@@ -15,6 +16,8 @@ public final class NodeMetrics: Sendable {
     let clientErrors: Counter
     let publishes: Counter
     let publishFailures: Counter
+    /// Broker events dropped before delivery, one counter per reason (`herald_events_rejected_total{reason}`).
+    let eventsRejected: [EventRouting.DropReason: Counter]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -22,13 +25,18 @@ public final class NodeMetrics: Sendable {
         connectionsOpened = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "connections_opened", unitName: "total", helpText: "WebSocket connections accepted"))
         handshakesRefused = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "handshakes_refused", unitName: "total", helpText: "Upgrade requests refused (auth, origin, draining)"))
         eventsReceived = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "events_received", unitName: "total", helpText: "Events received from the broker"))
-        eventsDropped = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "events_dropped", unitName: "total", helpText: "Broker events dropped because they were not JSON objects"))
+        eventsDropped = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "events_dropped", unitName: "total", helpText: "Broker events dropped before delivery (invalid, ambiguous or forged; see herald_events_rejected_total)"))
         deliveries = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "deliveries", unitName: "total", helpText: "Event frames written to clients"))
         slowConsumerCloses = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "slow_consumer_closes", unitName: "total", helpText: "Clients closed with 4001 because their outbound buffer filled"))
         idleCloses = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "idle_closes", unitName: "total", helpText: "Clients closed with 4000 after two silent heartbeats"))
         clientErrors = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "client_errors", unitName: "total", helpText: "Error frames sent to clients"))
         publishes = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "api_publishes", unitName: "total", helpText: "Events published through the HTTP API"))
         publishFailures = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "api_publish_failures", unitName: "total", helpText: "HTTP API publishes that failed (broker unavailable)"))
+        eventsRejected = Dictionary(uniqueKeysWithValues: EventRouting.DropReason.allCases.map { reason in
+            (reason, registry.makeCounter(
+                descriptor: .init(namespace: "herald", metricName: "events_rejected", unitName: "total", helpText: "Broker events dropped before delivery, by reason (also counted in herald_events_dropped_total)"),
+                labels: [("reason", reason.rawValue)]))
+        })
     }
 
     /// The Prometheus text exposition of every metric.

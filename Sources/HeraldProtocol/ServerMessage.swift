@@ -53,17 +53,17 @@ public enum ServerMessage: Sendable, Equatable {
         let body: Body
         switch self {
         case let .connected(connectionID, node, account, user, heartbeat, offset):
-            body = Body(type: "connected", connection_id: connectionID, node: node, account: account, user: user, heartbeat: heartbeat, offset: offset)
+            body = Body(type: ReservedEventType.connected, connection_id: connectionID, node: node, account: account, user: user, heartbeat: heartbeat, offset: offset)
         case let .pong(ref):
-            body = Body(type: "pong", ref: ref)
+            body = Body(type: ReservedEventType.pong, ref: ref)
         case let .ack(ref):
-            body = Body(type: "ack", ref: ref)
+            body = Body(type: ReservedEventType.ack, ref: ref)
         case let .error(code, message, ref):
-            body = Body(type: "error", code: code.rawValue, message: message, ref: ref)
+            body = Body(type: ReservedEventType.error, code: code.rawValue, message: message, ref: ref)
         case let .recovery(recovered, count, reason, channel):
-            body = Body(type: "recovery", recovered: recovered, count: count, reason: reason, channel: channel)
+            body = Body(type: ReservedEventType.recovery, recovered: recovered, count: count, reason: reason, channel: channel)
         case let .presenceState(users, ref):
-            body = Body(type: "presence.state", users: users, ref: ref)
+            body = Body(type: ReservedEventType.presenceState, users: users, ref: ref)
         }
         // Encoding a struct of strings and integers cannot fail.
         return Array((try? Self.encoder.encode(body)) ?? Data(#"{"type":"error"}"#.utf8))

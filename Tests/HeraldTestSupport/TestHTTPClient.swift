@@ -23,6 +23,14 @@ public enum TestHTTPClient {
         _ method: HTTPMethod, port: Int, path: String, headers: [(String, String)] = [], body: String? = nil,
         timeout: TimeAmount = .seconds(10)
     ) async throws -> Response {
+        try await request(method, port: port, path: path, headers: headers, bodyBytes: body.map { Array($0.utf8) }, timeout: timeout)
+    }
+
+    /// Sends one request whose body is raw bytes (which need not be valid UTF-8).
+    public static func request(
+        _ method: HTTPMethod, port: Int, path: String, headers: [(String, String)] = [], bodyBytes body: [UInt8]?,
+        timeout: TimeAmount = .seconds(10)
+    ) async throws -> Response {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Response.self)
         let connecting = ClientBootstrap(group: group)
@@ -45,9 +53,9 @@ public enum TestHTTPClient {
         head.headers.add(name: "host", value: "127.0.0.1:\(port)")
         head.headers.add(name: "connection", value: "close")
         for (name, value) in headers { head.headers.add(name: name, value: value) }
-        if let body { head.headers.add(name: "content-length", value: String(body.utf8.count)) }
+        if let body { head.headers.add(name: "content-length", value: String(body.count)) }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil) }
+        if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer {
