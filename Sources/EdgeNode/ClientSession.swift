@@ -10,7 +10,9 @@ struct ClientSession: Sendable {
         /// The answer to a bare-text `ping`.
         case sendBareText(String)
         /// Join a sub-channel; `since` is the client's own recovery point for it, if it gave one.
-        case subscribe(channel: String, since: String? = nil)
+        /// The `ack` (when `ref` is set) is the handler's to send, once the channel's missed
+        /// events have been delivered.
+        case subscribe(channel: String, since: String? = nil, ref: MessageReference? = nil)
         /// Replay history after `since` (the raw offset text; the handler validates it).
         case resume(since: String, ref: MessageReference?)
         /// Start (or keep alive) this user's typing state in a conversation.
@@ -142,12 +144,10 @@ struct ClientSession: Sendable {
         if !subscriptions.contains(channel), subscriptions.count >= maxSubscriptions {
             return [.send(.error(code: .tooManySubscriptions, message: "at most \(maxSubscriptions) channels per connection", ref: message.id))]
         }
-        // The ack comes first: the subscription may start a replay of the channel's missed events.
-        var actions: [Action] = message.id.map { [.send(.ack(ref: $0))] } ?? []
-        if subscriptions.insert(channel).inserted {
-            actions.append(.subscribe(channel: channel, since: message.since))
+        guard subscriptions.insert(channel).inserted else {
+            return message.id.map { [.send(.ack(ref: $0))] } ?? []
         }
-        return actions
+        return [.subscribe(channel: channel, since: message.since, ref: message.id)]
     }
 
     private mutating func unsubscribe(_ message: ClientMessage) -> [Action] {

@@ -19,8 +19,9 @@ struct ConnectionRecovery {
         /// silent unless it fails.
         case joinGap
         /// Older events of a sub-channel just subscribed: only that channel's events at or below
-        /// what the connection already has. Answers with `recovery` when `reports`, or on failure.
-        case channel(String, reports: Bool)
+        /// what the connection already has. Answers with `recovery` when `reports`, or on failure;
+        /// then with the subscribe's `ack` (`ref`), so an ack means the channel is caught up.
+        case channel(String, reports: Bool, ref: MessageReference?)
     }
 
     /// What to do with a live event.
@@ -38,8 +39,8 @@ struct ConnectionRecovery {
     enum Step {
         /// Read up to `limit` history events after `after` (only while the connection is writable).
         case read(after: StreamOffset, limit: Int)
-        /// The replay is over: send `message` if there is one, then write the held live events.
-        case finish(ServerMessage?, held: [OutboundEvent])
+        /// The replay is over: send `messages`, then write the held live events.
+        case finish([ServerMessage], held: [OutboundEvent])
     }
 
     private struct Replay {
@@ -105,7 +106,7 @@ struct ConnectionRecovery {
 
     /// Takes one page of the running replay: the event payloads to write now, in order, and the next step.
     mutating func receive(_ page: HistoryPage, selects: (EventRouting) -> Bool) -> (writes: [ByteBuffer], next: Step) {
-        guard replay != nil else { return ([], .finish(nil, held: [])) }
+        guard replay != nil else { return ([], .finish([], held: [])) }
         if page.truncated { return ([], finish(recovered: false, reason: "out_of_window")) }
         var writes: [ByteBuffer] = []
         for event in page.events {
@@ -113,7 +114,7 @@ struct ConnectionRecovery {
             if replay!.scanned > maxReplayEvents { return (writes, finish(recovered: false, reason: "too_many")) }
             replay!.after = event.offset
             guard let routing = EventRouting.decode(event.payload.readableBytesView), selects(routing) else { continue }
-            if case .channel(let channel, _) = replay!.purpose, let below = replay!.below, below.epoch == event.offset.epoch,
+            if case .channel(let channel, _, _) = replay!.purpose, let below = replay!.below, below.epoch == event.offset.epoch,
                 event.offset <= below, routing.channel?.matches(channel) != true
             {
                 continue
@@ -131,7 +132,7 @@ struct ConnectionRecovery {
     }
 
     private mutating func finish(recovered: Bool, reason: String?) -> Step {
-        guard let finished = replay else { return .finish(nil, held: []) }
+        guard let finished = replay else { return .finish([], held: []) }
         replay = nil
         if recovered {
             // Everything up to where the replay read is written or not for this connection, so live
@@ -142,12 +143,13 @@ struct ConnectionRecovery {
         let message = ServerMessage.recovery(recovered: recovered, count: finished.delivered, reason: reason, channel: nil)
         switch finished.purpose {
         case .resume:
-            return .finish(message, held: finished.held)
+            return .finish([message], held: finished.held)
         case .joinGap:
-            return .finish(recovered ? nil : message, held: finished.held)
-        case .channel(let channel, let reports):
+            return .finish(recovered ? [] : [message], held: finished.held)
+        case .channel(let channel, let reports, let ref):
             let message = ServerMessage.recovery(recovered: recovered, count: finished.delivered, reason: reason, channel: channel)
-            return .finish(recovered && !reports ? nil : message, held: finished.held)
+            let answer = recovered && !reports ? [] : [message]
+            return .finish(answer + (ref.map { [.ack(ref: $0)] } ?? []), held: finished.held)
         }
     }
 }

@@ -173,9 +173,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         case .sendBareText(let text):
             let buffer = context.channel.allocator.buffer(string: text)
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: nil)
-        case .subscribe(let channel, let since):
+        case .subscribe(let channel, let since, let ref):
             shard.subscribe(self, to: channel)
-            recoverChannel(channel, since: since, context: context)
+            if !recoverChannel(channel, since: since, ref: ref, context: context), let ref {
+                send(.ack(ref: ref), context: context)
+            }
         case .unsubscribe(let channel):
             shard.unsubscribe(self, from: channel)
         case .resume(let since, _):
@@ -275,17 +277,21 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     /// A channel just joined: its events since the connection's base (or the client's own
-    /// `since`) that the node delivered before the subscription are replayed for it.
-    private func recoverChannel(_ channel: String, since: String?, context: ChannelHandlerContext) {
+    /// `since`) that the node delivered before the subscription are replayed for it. Returns
+    /// whether a replay started (it sends the subscribe's ack when it ends).
+    private func recoverChannel(_ channel: String, since: String?, ref: MessageReference?, context: ChannelHandlerContext) -> Bool {
         if let since {
             guard let offset = StreamOffset(since) else {
                 send(.recovery(recovered: false, count: 0, reason: "invalid_offset", channel: channel), context: context)
-                return
+                return false
             }
-            begin(.channel(channel, reports: true), after: offset, context: context)
+            begin(.channel(channel, reports: true, ref: ref), after: offset, context: context)
+            return true
         } else if let base = recovery.base, Self.isBehind(base, shard.delivered(account: identity.account)) {
-            begin(.channel(channel, reports: recovery.resumed), after: base, context: context)
+            begin(.channel(channel, reports: recovery.resumed, ref: ref), after: base, context: context)
+            return true
         }
+        return false
     }
 
     /// Starts a replay; subscription changes and resumes wait for its end.
@@ -302,9 +308,9 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             } else {
                 pendingRead = (after, limit)
             }
-        case .finish(let message, let held):
+        case .finish(let messages, let held):
             session.defersSubscriptionChanges = false
-            if let message { send(message, context: context) }
+            for message in messages { send(message, context: context) }
             for event in held { _ = write(event) }
             performDeferred(context: context)
         }

@@ -22,7 +22,7 @@ struct ClientSessionTests {
     @Test func subscribeRules() {
         var session = session(channels: ["inbox", "kpi", "extra"])
         #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"inbox","id":1}"#.utf8), now: start)
-            == [.send(.ack(ref: .integer(1))), .subscribe(channel: "inbox")])
+            == [.subscribe(channel: "inbox", ref: .integer(1))])
         // Repeating is idempotent.
         #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"inbox"}"#.utf8), now: start) == [])
         #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"kpi"}"#.utf8), now: start) == [.subscribe(channel: "kpi")])
@@ -94,7 +94,7 @@ struct ClientSessionDeferralTests {
         session.defersSubscriptionChanges = false
         let first = session.takeDeferred()
         #expect(first?.channel == "inbox")
-        #expect(session.handle(first!, now: start) == [.send(.ack(ref: .integer(1))), .subscribe(channel: "inbox")])
+        #expect(session.handle(first!, now: start) == [.subscribe(channel: "inbox", ref: .integer(1))])
         #expect(session.handle(session.takeDeferred()!, now: start) == [.unsubscribe(channel: "kpi")])
         #expect(session.takeDeferred() == nil)
     }

@@ -47,7 +47,7 @@ struct ConnectionRecoveryTests {
         let (writes, next) = recovery.receive(history([(11, nil), (21, nil), (22, nil)])) { _ in true }
         #expect(writes.count == 3)
         guard case .finish(let message, let held) = next else { Issue.record("expected the end"); return }
-        #expect(message == .recovery(recovered: true, count: 3, reason: nil))
+        #expect(message == [.recovery(recovered: true, count: 3, reason: nil)])
         #expect(held.map { recovery.live($0) } == [.drop, .write])
         #expect(recovery.base == offset(10))
         #expect(recovery.resumed)
@@ -56,13 +56,13 @@ struct ConnectionRecoveryTests {
     @Test func channelReplayDeliversOnlyThatChannelBelowWhatTheConnectionHas() {
         var recovery = ConnectionRecovery(start: offset(10), maxReplayEvents: 100, maxHeldBytes: 1000)
         #expect(recovery.live(event(15)) == .write)
-        _ = recovery.begin(.channel("inbox", reports: false), after: offset(10))
+        _ = recovery.begin(.channel("inbox", reports: false, ref: .integer(7)), after: offset(10))
         let page = history([(11, "inbox"), (12, "kpi"), (13, nil), (15, nil), (16, nil), (17, "inbox")])
         let (writes, next) = recovery.receive(page) { _ in true }
         // 11 (inbox, missed), then everything newer than 15 that the connection may see.
         #expect(writes.map { String(buffer: $0) }.map { $0.contains("e1:11-0") || $0.contains("e1:16-0") || $0.contains("e1:17-0") } == [true, true, true])
-        // Silent on success when the client did not resume.
-        guard case .finish(nil, _) = next else { Issue.record("expected a silent end, got \(next)"); return }
+        // Only the subscribe's ack on success when the client did not resume.
+        guard case .finish([.ack(ref: .integer(7))], _) = next else { Issue.record("expected only the ack, got \(next)"); return }
     }
 
     @Test func failuresAlwaysAnswerAndTooManyStopsTheRead() {
@@ -72,10 +72,10 @@ struct ConnectionRecoveryTests {
             Issue.record("expected the end")
             return
         }
-        #expect(message == .recovery(recovered: false, count: 2, reason: "too_many"))
-        _ = recovery.begin(.channel("inbox", reports: false), after: offset(10))
+        #expect(message == [.recovery(recovered: false, count: 2, reason: "too_many")])
+        _ = recovery.begin(.channel("inbox", reports: false, ref: nil), after: offset(10))
         guard case .finish(let failed, _) = recovery.fail(reason: "unavailable") else { Issue.record("expected the end"); return }
-        #expect(failed == .recovery(recovered: false, count: 0, reason: "unavailable", channel: "inbox"))
+        #expect(failed == [.recovery(recovered: false, count: 0, reason: "unavailable", channel: "inbox")])
     }
 
     @Test func heldBytesOverTheLimitMeanTheClientIsTooSlow() {
