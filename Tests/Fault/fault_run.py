@@ -400,9 +400,13 @@ class Cluster:
                 lines = f.read().decode(errors="replace").splitlines()
         except OSError:
             return "(no log)"
-        fatal = [line.strip() for line in lines
-                 if any(word in line for word in ("Fatal error", "crashed", "ERROR", "precondition", "assertion"))]
-        return " | ".join(line[:240] for line in fatal[:3]) or "(nothing fatal in its log)"
+        picked = []
+        for word in ("Fatal error", "Program crashed", "ERROR"):
+            for line in lines:
+                if word in line:
+                    picked.append(line[line.index(word):].strip()[:200])
+                    break
+        return " | ".join(picked) or "(nothing fatal in its log)"
 
     async def watch_nodes(self) -> None:
         """Restarts a node that exited without being told to, and records it as a crash."""
@@ -1040,9 +1044,22 @@ class Checker:
         self.redelivered_asked = 0
         self.failed_clients: set = set()
 
-    def violation(self, kind: str, client: Client, text: str) -> None:
-        self.violations[kind].append(f"{client.name}: {text}")
+    def violation(self, kind: str, client: Client, text: str, category=None) -> None:
+        self.violations[kind].append((category, f"{client.name}: {text}"))
         self.failed_clients.add(client.spec.index)
+
+    def examples(self, items: list) -> list[str]:
+        """Up to MAX_EXAMPLES, taken in turn from each category so a rare kind of loss is shown too."""
+        by_category = collections.OrderedDict()
+        for category, text in items:
+            by_category.setdefault(category, []).append(text)
+        chosen, round_ = [], 0
+        while len(chosen) < min(self.MAX_EXAMPLES, len(items)):
+            for texts in by_category.values():
+                if round_ < len(texts) and len(chosen) < self.MAX_EXAMPLES:
+                    chosen.append(texts[round_])
+            round_ += 1
+        return chosen
 
     def fault_near(self, at: float) -> str:
         before = [f for f in self.run.faults if f.started <= at]
@@ -1150,23 +1167,26 @@ class Checker:
                 if conn.connected_offset is not None and since_key is not None and since_key < key:
                     owner = conn
             if owner is None:
-                self.violation("missing", client, f"{event.describe()} offset {event.offset}: never arrived (no connection owed it?); {self.fault_near(event.published_at)}")
+                self.violation("missing", client, f"{event.describe()} offset {event.offset}: never arrived (no connection owed it?); {self.fault_near(event.published_at)}",
+                               (event.stream.split(':')[0], "-", "-"))
                 self.missing_breakdown[(event.stream.split(':')[0], "-", "-")] += 1
                 continue
-            live = owner.opened_at <= event.published_at
-            self.missing_breakdown[(event.stream.split(':')[0], owner.mode, "live" if live else "replay")] += 1
+            connected_key = okey(owner.connected_offset)
+            live = connected_key is None or key > connected_key
+            category = (event.stream.split(':')[0], owner.mode, "live" if live else "replay")
+            self.missing_breakdown[category] += 1
             self.violation("missing", client,
                            f"{event.describe()} offset {event.offset}: never arrived; owed by connection {owner.index} "
                            f"(node {owner.node}, mode {owner.mode}, since {owner.since}, connected {owner.connected_offset}, "
                            f"open {owner.opened_at:.2f}s–{owner.closed_at if owner.closed_at is None else round(owner.closed_at, 2)}s, "
-                           f"{owner.end}); {self.fault_near(event.published_at)}")
+                           f"{owner.end}); {self.fault_near(event.published_at)}", category)
 
     def report(self) -> int:
         run = self.run
         clients = run.clients
         for client in clients:
             self.check_client(client)
-        self.violations["node_crash"].extend(run.cluster.crashes)
+        self.violations["node_crash"].extend((None, crash) for crash in run.cluster.crashes)
         events = list(run.events.values())
         acked = [e for e in events if e.acked]
         print()
@@ -1225,7 +1245,7 @@ class Checker:
             if not items:
                 continue
             print(f"  {kind} ({len(items)}), up to {self.MAX_EXAMPLES} examples:")
-            for text in items[:self.MAX_EXAMPLES]:
+            for text in self.examples(items):
                 print(f"    - {text}")
             if kind == "missing":
                 print("    by (stream, mode of the connection that owed it, live or replay): " +
