@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Runs every Herald test. Installs libhiredis-dev and redis-server when missing; the
-# integration tests start their own redis-server processes on free loopback ports and stop them.
+# Runs every Herald test. Installs libhiredis-dev and redis-server when missing, and the fault
+# test's Python packages into .venv/; the integration tests and the fault test start their own
+# redis-server and edge-node processes on free loopback ports and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh --with-redis
+# The fault test's Python packages go into .venv/ before any test starts.
+scripts/install-python-deps.sh
 export HERALD_REDIS_SERVER="${HERALD_REDIS_SERVER:-$(command -v redis-server)}"
 swift build --build-tests
 swift test --skip-build "$@"
+
+# The randomized fault test in its short form (about a minute; Tests/Fault/README.md). It prints its
+# seed; HERALD_FAULT_SEED repeats a run.
+HERALD_EDGE_NODE=.build/debug/edge-node scripts/fault.sh --smoke ${HERALD_FAULT_SEED:+--seed "$HERALD_FAULT_SEED"}
+
 bash deploy/validate.sh
 
 # Load tool: build and test swarm (its own package under loadtest/), then every benchmark
