@@ -228,9 +228,6 @@ class Connection:
     subscribes: dict = field(default_factory=dict)   # id -> channel
     subscribes_sent_at: Optional[float] = None
     acks: set = field(default_factory=set)
-    last_ack_at: Optional[float] = None
-    recoveries_before_subscribe: int = 0
-    recoveries_after_subscribe: int = 0
     recovered_false: bool = False
     max_key: Optional[tuple] = None
     max_offset: Optional[str] = None
@@ -486,9 +483,9 @@ class Client:
     """One logical client: a user of an account with sub-channels, across any number of connections.
 
     It keeps `resume`, the offset it reconnects from: its first `connected` offset, then the highest
-    offset received on a connection, except when that connection ended while a late `subscribe`
-    could still be recovering its channel (then it keeps the connection's own `since`: resuming from
-    the highest offset would skip channel events the recovery had not delivered yet).
+    offset received on a connection, except when that connection ended before the `ack` of a late
+    `subscribe` (then it keeps the connection's own `since`: resuming from the highest offset would
+    skip channel events the recovery had not delivered yet).
     """
 
     def __init__(self, spec: ClientSpec, run: "Run"):
@@ -656,8 +653,6 @@ class Client:
         if not self.spec.wanted:
             return
         conn.subscribes_sent_at = now()
-        conn.recoveries_before_subscribe = conn.recoveries_after_subscribe
-        conn.recoveries_after_subscribe = 0
         for channel in self.spec.wanted:
             ident = self.next_subscribe_id
             self.next_subscribe_id += 1
@@ -688,13 +683,11 @@ class Client:
                                   count=message.get("count"), reason=message.get("reason"),
                                   position=len(self.arrivals), at=now())
             self.recoveries.append(frame)
-            conn.recoveries_after_subscribe += 1
             if not frame.recovered:
                 conn.recovered_false = True
         elif kind == "ack":
             if message.get("ref") in conn.subscribes:
                 conn.acks.add(message.get("ref"))
-                conn.last_ack_at = now()
         elif kind == "connected":
             self.unexpected.append(f"a second connected frame on one connection: {str(raw)[:200]}")
         elif kind == "error":
@@ -705,23 +698,13 @@ class Client:
             self.unexpected.append(str(raw)[:200])
 
     def subscribe_recovery_settled(self, conn: Connection) -> bool:
-        """Whether every late `subscribe` of this connection has surely finished recovering its channel.
+        """Whether every late `subscribe` of this connection has finished recovering its channel.
 
-        A subscribe counts as settled once acknowledged and then either a `recovery` frame per
-        subscribe (plus one for the connection's own replay, when that had not ended before the
-        subscribes were sent) arrived, or 5 s passed after the last ack (a server that sends no such
-        frame). Unsettled, the client does not advance its resume offset past the connection's since.
+        The server sends a subscribe's `ack` after the channel's missed events (docs/protocol.md),
+        so a subscribe is settled once acknowledged. Unsettled, the client does not advance its
+        resume offset past the connection's since.
         """
-        if not conn.subscribes:
-            return True
-        if len(conn.acks) < len(conn.subscribes):
-            return False
-        expected = len(conn.subscribes)
-        if conn.since is not None and conn.recoveries_before_subscribe == 0:
-            expected += 1
-        if conn.recoveries_after_subscribe >= expected:
-            return True
-        return conn.last_ack_at is not None and (now() - conn.last_ack_at) >= 5.0
+        return len(conn.acks) >= len(conn.subscribes)
 
     def finish(self, conn: Connection) -> None:
         conn.closed_at = now()
