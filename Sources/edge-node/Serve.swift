@@ -68,6 +68,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Milliseconds a Redis subscription outlives the account's last local client. [HERALD_SUBSCRIPTION_LINGER_MS]")
     var subscriptionLingerMs: Int = environment("SUBSCRIPTION_LINGER_MS").flatMap(Int.init) ?? 2000
 
+    @Option(help: "Milliseconds Redis may take to answer a command; then 503, and the connection is reopened (idle ones PING). [HERALD_REDIS_COMMAND_TIMEOUT_MS]")
+    var redisCommandTimeoutMs: Int = environment("REDIS_COMMAND_TIMEOUT_MS").flatMap(Int.init) ?? 2000
+
+    @Option(help: "Commands one Redis connection may have waiting for replies; more fail at once. [HERALD_REDIS_MAX_PENDING_COMMANDS]")
+    var redisMaxPendingCommands: Int = environment("REDIS_MAX_PENDING_COMMANDS").flatMap(Int.init) ?? 10_000
+
     @Option(help: "Seconds a SIGTERM drain may take; clients get 1012 spread over half of it. [HERALD_DRAIN_SECONDS]")
     var drainSeconds: Int = environment("DRAIN_SECONDS").flatMap(Int.init) ?? 10
 
@@ -127,6 +133,9 @@ struct Serve: AsyncParsableCommand {
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
             throw ValidationError(ConfigurationError.invalidListenAddress(listen).description)
         }
+        guard redisCommandTimeoutMs > 0, redisMaxPendingCommands > 0 else {
+            throw ValidationError("HERALD_REDIS_COMMAND_TIMEOUT_MS and HERALD_REDIS_MAX_PENDING_COMMANDS must be positive")
+        }
         let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         let authentication = AuthenticationConfiguration(
             hmacSecret: jwtSecret.nonEmpty,
@@ -144,6 +153,8 @@ struct Serve: AsyncParsableCommand {
             maxSubscriptionsPerConnection: maxSubscriptions,
             handshakeTimeout: .seconds(Int64(handshakeTimeoutSeconds)),
             subscriptionLinger: .milliseconds(Int64(subscriptionLingerMs)),
+            redisCommandTimeout: .milliseconds(Int64(redisCommandTimeoutMs)),
+            redisMaxPendingCommands: redisMaxPendingCommands,
             drainTimeout: .seconds(Int64(drainSeconds)), eventLoopCount: eventLoops,
             historyWindow: HistoryWindow(maxEvents: historyMaxEvents, maxAge: .seconds(Int64(historyMaxAgeSeconds))),
             maxReplayEvents: maxReplay,
