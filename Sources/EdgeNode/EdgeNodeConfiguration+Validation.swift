@@ -14,6 +14,8 @@ extension EdgeNodeConfiguration {
         try Self.check("HERALD_MAX_SUBSCRIPTIONS", maxSubscriptionsPerConnection, 1...1024)
         try Self.check("HERALD_HANDSHAKE_TIMEOUT_SECONDS", Int(handshakeTimeout.nanoseconds / 1_000_000_000), 1...300)
         try Self.check("HERALD_SUBSCRIPTION_LINGER_MS", Int(subscriptionLinger.nanoseconds / 1_000_000), 0...600_000)
+        try Self.check("HERALD_REDIS_COMMAND_TIMEOUT_MS", Int(redisCommandTimeout.nanoseconds / 1_000_000), 50...60_000)
+        try Self.check("HERALD_REDIS_MAX_PENDING_COMMANDS", redisMaxPendingCommands, 1...1_000_000)
         try Self.check("HERALD_DRAIN_SECONDS", Int(drainTimeout.nanoseconds / 1_000_000_000), 1...3600)
         try Self.check("HERALD_EVENT_LOOPS", eventLoopCount, 1...64)
         try Self.check("HERALD_HISTORY_MAX_EVENTS", historyWindow.maxEvents, 1...1_000_000)

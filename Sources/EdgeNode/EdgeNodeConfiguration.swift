@@ -35,6 +35,12 @@ public struct EdgeNodeConfiguration: Sendable {
     public var handshakeTimeout: TimeAmount
     /// How long the node keeps a Redis subscription after its last local connection leaves.
     public var subscriptionLinger: TimeAmount
+    /// How long Redis may take to answer a command before it fails (503 on the API) and the connection is
+    /// closed and reopened; idle Redis connections also send PING, so a stall is noticed within about this
+    /// plus one second.
+    public var redisCommandTimeout: TimeAmount
+    /// Most commands one Redis connection may have waiting for replies; more fail at once.
+    public var redisMaxPendingCommands: Int
     /// How long a SIGTERM drain may take; clients are closed with 1012 in batches spread over it.
     public var drainTimeout: TimeAmount
     /// Event loops (threads) serving connections.
@@ -67,6 +73,8 @@ public struct EdgeNodeConfiguration: Sendable {
         maxSubscriptionsPerConnection: Int = 64,
         handshakeTimeout: TimeAmount = .seconds(10),
         subscriptionLinger: TimeAmount = .seconds(2),
+        redisCommandTimeout: TimeAmount = .seconds(2),
+        redisMaxPendingCommands: Int = 10_000,
         drainTimeout: TimeAmount = .seconds(10),
         eventLoopCount: Int = System.coreCount,
         historyWindow: HistoryWindow = HistoryWindow(),
@@ -91,6 +99,8 @@ public struct EdgeNodeConfiguration: Sendable {
         self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
         self.handshakeTimeout = handshakeTimeout
         self.subscriptionLinger = subscriptionLinger
+        self.redisCommandTimeout = redisCommandTimeout
+        self.redisMaxPendingCommands = redisMaxPendingCommands
         self.drainTimeout = drainTimeout
         self.eventLoopCount = eventLoopCount
         self.historyWindow = historyWindow

@@ -130,12 +130,15 @@ public final class EdgeNodeServer: Service, Sendable {
 
     private func makeBroker() throws -> any EventBroker {
         guard let url = configuration.redisURL else { return EmbeddedBroker(eventLoop: group.next(), window: configuration.historyWindow) }
-        let redis: RedisConfiguration
+        var redis: RedisConfiguration
         do {
             redis = try RedisConfiguration(url: url)
         } catch {
             throw ConfigurationError.invalidRedisURL(String(describing: error))
         }
+        redis.commandTimeout = max(.milliseconds(1), configuration.redisCommandTimeout)
+        redis.keepaliveInterval = RedisConfiguration.keepaliveInterval(forCommandTimeout: redis.commandTimeout)
+        redis.maxPendingCommands = max(1, configuration.redisMaxPendingCommands)
         return RedisEventBroker(configuration: redis, eventLoop: group.next(), linger: configuration.subscriptionLinger, window: configuration.historyWindow, logger: logger)
     }
 

@@ -29,8 +29,16 @@ public protocol EventBroker: Sendable {
     func history(account: String, after offset: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage>
     /// True while publishes and deliveries can flow.
     var isReady: Bool { get }
+    /// Why the broker is not ready, for `/readyz` and operators; nil when ready.
+    var readinessProblem: String? { get }
     /// Stops the broker and releases its connections.
     func shutdown() -> EventLoopFuture<Void>
+}
+
+extension EventBroker {
+    public var readinessProblem: String? {
+        isReady ? nil : "the broker is unavailable"
+    }
 }
 
 /// What a publish reports back.

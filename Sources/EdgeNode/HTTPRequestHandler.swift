@@ -98,8 +98,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             if readiness.isReady {
                 respond(context: context, keepAlive: keepAlive, status: .ok, json: ["status": "ready"])
             } else {
-                let reason = readiness.isDraining ? "draining" : "broker unavailable"
-                respond(context: context, keepAlive: keepAlive, status: .serviceUnavailable, json: ["status": "not_ready", "reason": reason])
+                var body = ["status": "not_ready", "reason": readiness.isDraining ? "draining" : "broker unavailable"]
+                if !readiness.isDraining, let detail = readiness.brokerProblem { body["detail"] = detail }
+                respond(context: context, keepAlive: keepAlive, status: .serviceUnavailable, json: body)
             }
         case (.GET, "/metrics"):
             respond(context: context, keepAlive: keepAlive, status: .ok, body: dependencies.metrics.exposition(), contentType: "text/plain; version=0.0.4")

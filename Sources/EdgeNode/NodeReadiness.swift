@@ -13,6 +13,8 @@ final class NodeReadiness: Sendable {
 
     var isDraining: Bool { draining.load(ordering: .relaxed) }
     var brokerReady: Bool { broker.isReady }
+    /// Why the broker is not ready (for `/readyz`); nil when it is.
+    var brokerProblem: String? { broker.readinessProblem }
     var isReady: Bool { !isDraining && brokerReady }
 
     var openConnections: Int { connections.load(ordering: .relaxed) }

@@ -100,6 +100,18 @@ public final class RedisEventBroker: EventBroker {
         (subscriber.withLockedValue { $0 }?.isConnected ?? false) && commands.isConnected
     }
 
+    /// The subscriber's problem first (a refused SUBSCRIBE names the channel and Redis's error), then the command connection's.
+    public var readinessProblem: String? {
+        guard let subscriber = subscriber.withLockedValue({ $0 }) else { return "Redis: not started" }
+        if !subscriber.isConnected {
+            return "Redis subscriber: \(subscriber.problem ?? "not connected")"
+        }
+        if !commands.isConnected {
+            return "Redis command connection: \(commands.problem ?? "not connected")"
+        }
+        return nil
+    }
+
     public func shutdown() -> EventLoopFuture<Void> {
         let subscriberDone = subscriber.withLockedValue { $0 }?.shutdown() ?? subscriberLoop.makeSucceededVoidFuture()
         return subscriberDone.and(commands.shutdown()).map { _ in }

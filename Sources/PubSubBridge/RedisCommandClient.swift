@@ -4,7 +4,10 @@ import NIOCore
 /// A command connection that reconnects in the background after it drops.
 ///
 /// While disconnected, commands fail at once with ``RedisError/notConnected`` instead of queueing,
-/// so callers can answer "service unavailable" rather than pile up work.
+/// so callers can answer "service unavailable" rather than pile up work. While connected, each command
+/// has a deadline (``RedisConfiguration/commandTimeout``) and the queue of commands waiting for replies
+/// is bounded (``RedisConfiguration/maxPendingCommands``); a missed deadline or an unanswered keepalive
+/// `PING` closes the connection, which then reconnects.
 public final class RedisCommandClient: Sendable {
     private let supervisor: RedisConnectionSupervisor
 
@@ -32,10 +35,18 @@ public final class RedisCommandClient: Sendable {
         self.supervisor.connection != nil
     }
 
+    /// Why the client is not connected right now (the last connect failure, or why the connection closed);
+    /// `nil` while connected. Callable from any thread.
+    public var problem: String? {
+        self.supervisor.problem
+    }
+
     /// Sends a command (name first) on the current connection.
     ///
     /// Fails with ``RedisError/notConnected`` while reconnecting, ``RedisError/shutDown`` after ``shutdown()``,
-    /// and ``RedisError/serverError(_:)`` for a Redis error reply.
+    /// ``RedisError/serverError(_:)`` for a Redis error reply, ``RedisError/timeout(_:)`` when Redis does not
+    /// answer within the command timeout, and ``RedisError/tooManyPendingCommands(limit:)`` when too many
+    /// commands already wait for replies.
     public func send(_ arguments: [ByteBuffer]) -> EventLoopFuture<RESPValue> {
         switch self.supervisor.availability {
         case .connected(let connection):

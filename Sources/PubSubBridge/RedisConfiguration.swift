@@ -12,10 +12,23 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var password: String?
     /// Database selected with `SELECT` after connecting.
     public var database: Int
-    /// How long connecting, authenticating and selecting the database may take together.
+    /// How long connecting, authenticating, selecting the database and a first `PING` may take together.
+    ///
+    /// The `PING` matters: a stopped (SIGSTOP) or paused Redis still completes the TCP handshake in the kernel.
     public var connectTimeout: TimeAmount
     /// Delays between reconnect attempts after a connection drops.
     public var reconnectBackoff: ReconnectBackoff
+    /// How long Redis may take to answer each command. A command past its deadline fails with
+    /// ``RedisError/timeout(_:)`` and closes its connection, failing every command still waiting on it
+    /// (replies are matched in order, so a late reply could not be told apart); the connection then reconnects.
+    public var commandTimeout: TimeAmount
+    /// After this long without a reply, an idle connection (commands or subscriber) sends `PING`, which must be
+    /// answered within ``commandTimeout``: a stalled Redis is noticed within `keepaliveInterval + commandTimeout`.
+    /// `nil` sends no keepalive.
+    public var keepaliveInterval: TimeAmount?
+    /// The most commands one connection may have waiting for replies; more fail at once with
+    /// ``RedisError/tooManyPendingCommands(limit:)`` instead of queueing behind a slow Redis.
+    public var maxPendingCommands: Int
 
     public init(
         host: String = "127.0.0.1",
@@ -31,6 +44,15 @@ public struct RedisConfiguration: Sendable, Equatable {
         self.database = database
         self.connectTimeout = .seconds(5)
         self.reconnectBackoff = .standard
+        self.commandTimeout = .seconds(2)
+        self.keepaliveInterval = .seconds(1)
+        self.maxPendingCommands = 10_000
+    }
+
+    /// The keepalive interval that goes with a command timeout: half of it, at most one second, so an idle
+    /// connection notices a stall within `timeout` plus that interval (3 s at the default 2 s).
+    public static func keepaliveInterval(forCommandTimeout timeout: TimeAmount) -> TimeAmount {
+        min(.seconds(1), .nanoseconds(max(1_000_000, timeout.nanoseconds / 2)))
     }
 
     /// Parses `redis://[user:password@]host[:port][/database]`.

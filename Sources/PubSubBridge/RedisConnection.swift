@@ -23,9 +23,11 @@ public final class RedisConnection: Sendable {
         self.handler = handler
     }
 
-    /// Opens a connection, then authenticates (`AUTH`, with the user name if one is set) and selects the database.
+    /// Opens a connection, then authenticates (`AUTH`, with the user name if one is set), selects the database,
+    /// and waits for a `PING` round trip: a stopped Redis still completes the TCP handshake in the kernel.
     ///
-    /// Fails with ``RedisError/timeout(_:)`` if all of that takes longer than `configuration.connectTimeout`.
+    /// Fails with ``RedisError/timeout(_:)`` if all of that takes longer than `configuration.connectTimeout`
+    /// (or a command of it longer than `configuration.commandTimeout`); the socket is closed then.
     public static func connect(
         configuration: RedisConfiguration,
         eventLoop: EventLoop,
@@ -43,7 +45,7 @@ public final class RedisConnection: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers(
                         RedisReplyDecoder(),
-                        RedisCommandHandler(logger: logger)
+                        RedisCommandHandler(configuration: configuration, logger: logger)
                     )
                 }
             }
@@ -52,6 +54,8 @@ public final class RedisConnection: Sendable {
                 throw RedisError.connectionFailed("\(endpoint): \(error)")
             }
             .flatMapThrowing { channel in
+                // Whoever fails the result (the timeout, a failed handshake) leaves nobody owning the socket.
+                result.futureResult.whenFailure { _ in channel.close(promise: nil) }
                 let handler = try channel.pipeline.syncOperations.handler(type: RedisCommandHandler.self)
                 return RedisConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
             }
@@ -60,19 +64,12 @@ public final class RedisConnection: Sendable {
             }
         handshake.whenComplete { outcome in
             timeout.cancel()
-            switch outcome {
-            case .success(let connection):
-                result.succeed(connection)
-                // If the timeout already failed the result, nobody owns this connection.
-                result.futureResult.whenFailure { _ in connection.channel.close(promise: nil) }
-            case .failure(let error):
-                result.fail(error)
-            }
+            result.completeWith(outcome)
         }
         return result.futureResult
     }
 
-    /// Runs AUTH and SELECT; closes the connection if either fails.
+    /// Runs AUTH, SELECT and PING; closes the connection if any fails.
     private func handshake(_ configuration: RedisConfiguration) -> EventLoopFuture<Void> {
         var ready = self.eventLoop.makeSucceededVoidFuture()
         if let password = configuration.password {
@@ -89,6 +86,13 @@ public final class RedisConnection: Sendable {
         if configuration.database != 0 {
             ready = ready.flatMap {
                 self.send("SELECT", String(configuration.database)).map { _ in }
+            }
+        }
+        // The round trip that proves Redis is running. An error reply (an ACL without PING) proves it too.
+        ready = ready.flatMap {
+            self.send("PING").map { _ in }.flatMapErrorThrowing { error in
+                if (error as? RedisError)?.serverMessage != nil { return }
+                throw error
             }
         }
         return ready.flatMapError { error in
@@ -124,9 +128,20 @@ public final class RedisConnection: Sendable {
         return self.channel.closeFuture
     }
 
-    /// Routes pub/sub pushes to `onPush` from now on. Must be called on ``eventLoop``.
-    func setPushHandler(_ onPush: @escaping (RESPValue) -> Void) {
+    /// Routes pub/sub pushes to `onPush`, and the channels of a SUBSCRIBE that Redis refused (e.g. ACL `NOPERM`)
+    /// to `onRefusal`, from now on. Must be called on ``eventLoop``.
+    func setPushHandler(
+        _ onPush: @escaping (RESPValue) -> Void,
+        onRefusal: @escaping (_ channels: [String], _ error: RedisError) -> Void = { _, _ in }
+    ) {
         self.handler.value.onPush = onPush
+        self.handler.value.onSubscriptionRefused = onRefusal
+    }
+
+    /// Why the connection closed when it closed itself: a missed deadline or a protocol error. Must be read on
+    /// ``eventLoop``; `nil` while open, or when the peer or a caller closed it.
+    var closeReason: RedisError? {
+        self.handler.value.closeReason
     }
 
     /// Sends SUBSCRIBE/UNSUBSCRIBE, whose confirmations arrive as pushes, putting the connection in subscription mode.

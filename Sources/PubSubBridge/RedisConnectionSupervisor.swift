@@ -38,6 +38,7 @@ final class RedisConnectionSupervisor: Sendable {
     private let logger: Logger
     private let loopState: NIOLoopBoundBox<LoopState>
     private let availabilityBox = NIOLockedValueBox(Availability.disconnected)
+    private let problemBox = NIOLockedValueBox<String?>("not connected yet")
 
     init(configuration: RedisConfiguration, eventLoop: EventLoop, logger: Logger, role: String) {
         var logger = logger
@@ -53,6 +54,12 @@ final class RedisConnectionSupervisor: Sendable {
     /// The open connection, if any.
     var availability: Availability {
         self.availabilityBox.withLockedValue { $0 }
+    }
+
+    /// Why there is no connection right now (the last connect failure or why the last connection closed);
+    /// `nil` while connected.
+    var problem: String? {
+        self.problemBox.withLockedValue { $0 }
     }
 
     /// The open connection, or `nil` while disconnected or after shutdown.
@@ -80,6 +87,7 @@ final class RedisConnectionSupervisor: Sendable {
             self.loopState.value.state = .shutDown
             self.loopState.value.callbacks = nil
             self.availabilityBox.withLockedValue { $0 = .shutDown }
+            self.problemBox.withLockedValue { $0 = "shut down" }
             switch previous {
             case .connected(let connection):
                 self.logger.debug("Closing Redis connection for shutdown")
@@ -116,6 +124,7 @@ final class RedisConnectionSupervisor: Sendable {
         case .success(let connection):
             self.loopState.value.state = .connected(connection)
             self.availabilityBox.withLockedValue { $0 = .connected(connection) }
+            self.problemBox.withLockedValue { $0 = nil }
             self.logger.info("Connected to Redis", metadata: ["redis.attempt": "\(attempt)"])
             connection.closeFuture.whenComplete { _ in
                 self.connectionClosed(connection)
@@ -126,6 +135,7 @@ final class RedisConnectionSupervisor: Sendable {
                 "Could not connect to Redis",
                 metadata: ["redis.attempt": "\(attempt)", "error": "\(error)"]
             )
+            self.problemBox.withLockedValue { $0 = "\(error)" }
             self.scheduleReconnect(attempt: attempt + 1)
         }
     }
@@ -133,7 +143,9 @@ final class RedisConnectionSupervisor: Sendable {
     private func connectionClosed(_ connection: RedisConnection) {
         guard case .connected(let current) = self.loopState.value.state, current === connection else { return }
         self.availabilityBox.withLockedValue { $0 = .disconnected }
-        self.logger.warning("Lost connection to Redis; reconnecting")
+        let reason = connection.closeReason.map { "\($0)" } ?? "the connection was closed"
+        self.problemBox.withLockedValue { $0 = "lost the connection (\(reason)); reconnecting" }
+        self.logger.warning("Lost connection to Redis; reconnecting", metadata: ["error": "\(reason)"])
         self.scheduleReconnect(attempt: 0)
         self.loopState.value.callbacks?.onDisconnected()
     }

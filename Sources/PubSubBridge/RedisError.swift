@@ -10,6 +10,7 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case serverError(String)
         case protocolError(String)
         case timeout(String)
+        case tooManyPendingCommands(Int)
         case unsupportedInSubscriptionMode
         case invalidCommand(String)
         case shutDown
@@ -58,9 +59,21 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         RedisError(.protocolError(reason))
     }
 
-    /// An operation did not finish in time.
+    /// An operation did not finish in time. A command past its deadline closes its connection (replies are matched
+    /// in order, so a late one cannot be told apart), so the command may or may not have run.
     public static func timeout(_ operation: String) -> RedisError {
         RedisError(.timeout(operation))
+    }
+
+    /// The connection already had `limit` commands waiting for replies; this one was not sent.
+    public static func tooManyPendingCommands(limit: Int) -> RedisError {
+        RedisError(.tooManyPendingCommands(limit))
+    }
+
+    /// Whether this error says Redis did not answer in time (a command deadline, a keepalive, or connecting).
+    public var isTimeout: Bool {
+        if case .timeout = self.code { return true }
+        return false
     }
 
     /// The message of a Redis error reply, e.g. `WRONGTYPE Operation against a key ...`; `nil` for other errors.
@@ -89,6 +102,9 @@ public struct RedisError: Error, Sendable, Equatable, CustomStringConvertible {
             return "Redis protocol error: \(reason)"
         case .timeout(let operation):
             return "Timed out: \(operation)"
+        case .tooManyPendingCommands(let limit):
+            return "Not sent: \(limit) Redis commands are already waiting for replies on this connection; "
+                + "Redis is slow or stalled, retry later (the limit is RedisConfiguration.maxPendingCommands)"
         case .unsupportedInSubscriptionMode:
             return "This connection is in pub/sub mode and only accepts SUBSCRIBE/UNSUBSCRIBE; use a command connection"
         case .invalidCommand(let reason):

@@ -11,6 +11,9 @@ import NIOCore
 ///
 /// `onMessage` and `onConnectionStateChange` run on `eventLoop`, messages in the order Redis sent them.
 /// Every `message` Redis pushes is delivered, including ones for a channel whose UNSUBSCRIBE is in flight.
+///
+/// A SUBSCRIBE that Redis refuses (e.g. an ACL user without the channel: `NOPERM`) is logged, listed in
+/// ``refusedSubscriptions``, reported as not connected, and retried every ``refusalRetryInterval``.
 public final class RedisSubscriber: Sendable {
     /// The event loop that owns the connection and runs the callbacks.
     public let eventLoop: EventLoop
@@ -23,12 +26,17 @@ public final class RedisSubscriber: Sendable {
     private let onSubscribed: @Sendable (_ channel: String) -> Void
     private let connectedBox = NIOLockedValueBox(false)
     private let subscribedBox = NIOLockedValueBox(Set<String>())
+    private let refusedBox = NIOLockedValueBox([String: String]())
+    private let retryScheduled: NIOLoopBoundBox<Bool>
+
+    /// How long a refused subscription waits before it is asked for again.
+    public static let refusalRetryInterval: TimeAmount = .seconds(2)
 
     /// - Parameters:
     ///   - linger: How long a channel stays subscribed after its last `release`, so churn costs no commands.
     ///   - onMessage: Called for every published message, on `eventLoop`, in Redis's order.
     ///   - onConnectionStateChange: Called on `eventLoop` with `true` once connected and resubscribed,
-    ///     and with `false` when that connection is lost or the subscriber shuts down.
+    ///     and with `false` when that connection is lost, Redis refuses a needed channel, or the subscriber shuts down.
     ///   - onSubscribed: Called on `eventLoop` whenever a channel becomes live: Redis confirmed its
     ///     SUBSCRIBE (also after a reconnect), or it was retained while already confirmed. Every
     ///     message published after this call reaches `onMessage`; earlier ones may not have.
@@ -49,6 +57,7 @@ public final class RedisSubscriber: Sendable {
             role: "subscriber"
         )
         self.stateMachine = .makeBoxSendingValue(SubscriptionStateMachine(), eventLoop: eventLoop)
+        self.retryScheduled = .makeBoxSendingValue(false, eventLoop: eventLoop)
         self.linger = linger
         var logger = logger
         logger[metadataKey: "redis.host"] = "\(configuration.host)"
@@ -81,7 +90,8 @@ public final class RedisSubscriber: Sendable {
         }
     }
 
-    /// Whether the connection is up and every retained channel has been subscribed since it came up.
+    /// Whether the connection is up, every retained channel has been subscribed since it came up, and Redis
+    /// refuses none of them.
     public var isConnected: Bool {
         self.connectedBox.withLockedValue { $0 }
     }
@@ -89,6 +99,24 @@ public final class RedisSubscriber: Sendable {
     /// The channels Redis has confirmed for this connection right now.
     public var subscribedChannels: Set<String> {
         self.subscribedBox.withLockedValue { $0 }
+    }
+
+    /// Needed channels whose SUBSCRIBE Redis refused, with Redis's error message (e.g. `NOPERM ...`).
+    public var refusedSubscriptions: [String: String] {
+        self.refusedBox.withLockedValue { $0 }
+    }
+
+    /// Why the subscriber is not connected, or `nil` when it is: the connection problem, or the refused channels.
+    public var problem: String? {
+        if let connectionProblem = self.supervisor.problem {
+            return connectionProblem
+        }
+        let refused = self.refusedSubscriptions
+        if let first = refused.min(by: { $0.key < $1.key }) {
+            let others = refused.count > 1 ? " and \(refused.count - 1) more" : ""
+            return "Redis refused SUBSCRIBE \(first.key)\(others): \(first.value)"
+        }
+        return self.isConnected ? nil : "subscribing to the channels it needs"
     }
 
     /// Stops reconnecting and closes the connection; no callbacks run after the returned future completes.
@@ -112,9 +140,10 @@ public final class RedisSubscriber: Sendable {
     }
 
     private func connected(_ connection: RedisConnection) {
-        connection.setPushHandler { [weak self] push in
-            self?.received(push)
-        }
+        connection.setPushHandler(
+            { [weak self] push in self?.received(push) },
+            onRefusal: { [weak self] channels, error in self?.refused(channels, error) }
+        )
         self.perform(self.stateMachine.value.connected())
     }
 
@@ -137,7 +166,9 @@ public final class RedisSubscriber: Sendable {
         case .subscribed(let channel, _):
             self.subscribedBox.withLockedValue { _ = $0.insert(channel) }
             self.onSubscribed(channel)
-            self.perform(self.stateMachine.value.subscribeConfirmed(channel: channel))
+            let action = self.stateMachine.value.subscribeConfirmed(channel: channel)
+            self.syncRefused()
+            self.perform(action)
         case .unsubscribed(let channel, _):
             if let channel {
                 self.subscribedBox.withLockedValue { _ = $0.remove(channel) }
@@ -145,6 +176,30 @@ public final class RedisSubscriber: Sendable {
             }
         case .pong:
             break
+        }
+    }
+
+    private func refused(_ channels: [String], _ error: RedisError) {
+        let message = error.serverMessage ?? "\(error)"
+        let known = self.stateMachine.value.refused
+        let new = channels.filter { known[$0] == nil }
+        if !new.isEmpty {
+            self.logger.error(
+                "Redis refused to subscribe; these channels get no events until it allows them",
+                metadata: ["redis.channels": "\(new.prefix(10).joined(separator: ","))", "redis.channel_count": "\(new.count)", "error": "\(message)"]
+            )
+        }
+        let action = self.stateMachine.value.subscribeRefused(channels: channels, message: message)
+        self.syncRefused()
+        self.perform(action)
+        guard !self.retryScheduled.value, !self.stateMachine.value.refused.isEmpty else { return }
+        self.retryScheduled.value = true
+        self.eventLoop.scheduleTask(in: Self.refusalRetryInterval) {
+            self.retryScheduled.value = false
+            // One SUBSCRIBE per channel, so one forbidden channel cannot hold up the others; logged only on refusal.
+            if case .resubscribe(let batches) = self.stateMachine.value.retryRefused() {
+                for batch in batches { self.send("SUBSCRIBE", batch) }
+            }
         }
     }
 
@@ -167,7 +222,9 @@ public final class RedisSubscriber: Sendable {
             }
         case .scheduleUnsubscribe(let channel, let token):
             self.eventLoop.scheduleTask(in: self.linger) {
-                self.perform(self.stateMachine.value.lingerExpired(channel: channel, token: token))
+                let action = self.stateMachine.value.lingerExpired(channel: channel, token: token)
+                self.syncRefused()
+                self.perform(action)
             }
         case .reportSubscribed(let channel):
             self.onSubscribed(channel)
@@ -175,6 +232,9 @@ public final class RedisSubscriber: Sendable {
             self.connectedBox.withLockedValue { $0 = true }
             self.logger.info("Redis subscriber ready", metadata: ["redis.channels": "\(self.stateMachine.value.confirmed.count)"])
             self.onConnectionStateChange(true)
+        case .reportUnavailable:
+            self.connectedBox.withLockedValue { $0 = false }
+            self.onConnectionStateChange(false)
         }
     }
 
@@ -189,5 +249,14 @@ public final class RedisSubscriber: Sendable {
     private func resetSnapshot() {
         self.connectedBox.withLockedValue { $0 = false }
         self.subscribedBox.withLockedValue { $0.removeAll() }
+        self.refusedBox.withLockedValue { $0.removeAll() }
+    }
+
+    /// Copies the refused channels out for other threads, when there are or were any.
+    private func syncRefused() {
+        let refused = self.stateMachine.value.refused
+        if !refused.isEmpty || !self.refusedBox.withLockedValue({ $0.isEmpty }) {
+            self.refusedBox.withLockedValue { $0 = refused }
+        }
     }
 }

@@ -34,6 +34,8 @@ struct SubscriptionStateMachine {
         /// The retained channel was already confirmed on this connection: report it as
         /// subscribed now, since no new confirmation will come.
         case reportSubscribed(String)
+        /// Redis refused a needed channel: report the subscriber as not connected (it stays up and retries).
+        case reportUnavailable
     }
 
     /// The most channels put into one SUBSCRIBE command.
@@ -43,6 +45,8 @@ struct SubscriptionStateMachine {
     private var requested: Set<String> = []
     /// Channels Redis confirmed with a `subscribe` push and has not since reported unsubscribed.
     private(set) var confirmed: Set<String> = []
+    /// Needed channels whose SUBSCRIBE Redis refused on this connection (e.g. ACL `NOPERM`), with its message.
+    private(set) var refused: [String: String] = [:]
     private var connection: ConnectionState = .disconnected
     private var lastToken: UInt64 = 0
 
@@ -61,9 +65,9 @@ struct SubscriptionStateMachine {
         self.interest[channel]?.references ?? 0
     }
 
-    /// Connected and every needed channel confirmed once.
+    /// Connected, every needed channel confirmed once, and none refused.
     var isReady: Bool {
-        self.connection == .ready
+        self.connection == .ready && self.refused.isEmpty
     }
 
     mutating func retain(channel: String) -> Action {
@@ -103,6 +107,9 @@ struct SubscriptionStateMachine {
             return .none
         }
         self.interest[channel] = nil
+        if self.refused.removeValue(forKey: channel) != nil {
+            return self.isReady ? .reportConnected : .none
+        }
         return self.requested.remove(channel) != nil ? .unsubscribe([channel]) : .none
     }
 
@@ -125,22 +132,26 @@ struct SubscriptionStateMachine {
 
     /// The connection dropped. Returns whether the subscriber had been reported connected.
     mutating func disconnected() -> Bool {
-        let wasReady = self.connection == .ready
+        let wasReady = self.isReady
         if self.connection != .shutDown {
             self.connection = .disconnected
         }
         self.requested = []
         self.confirmed = []
+        self.refused = [:]
         return wasReady
     }
 
     mutating func subscribeConfirmed(channel: String) -> Action {
         self.confirmed.insert(channel)
-        guard case .resubscribing(var awaiting) = self.connection else { return .none }
+        let wasRefused = self.refused.removeValue(forKey: channel) != nil
+        guard case .resubscribing(var awaiting) = self.connection else {
+            return wasRefused && self.isReady ? .reportConnected : .none
+        }
         awaiting.remove(channel)
         if awaiting.isEmpty {
             self.connection = .ready
-            return .reportConnected
+            return self.isReady ? .reportConnected : .none
         }
         self.connection = .resubscribing(awaiting: awaiting)
         return .none
@@ -150,13 +161,43 @@ struct SubscriptionStateMachine {
         self.confirmed.remove(channel)
     }
 
+    /// Redis answered a SUBSCRIBE of `channels` with an error (`message`). The ones still needed count as
+    /// refused until ``retryRefused()`` gets them confirmed or their interest ends.
+    mutating func subscribeRefused(channels: [String], message: String) -> Action {
+        let wasReady = self.isReady
+        for channel in channels where self.interest[channel] != nil && self.requested.remove(channel) != nil {
+            self.refused[channel] = message
+        }
+        if case .resubscribing(var awaiting) = self.connection {
+            awaiting.subtract(channels)
+            self.connection = awaiting.isEmpty ? .ready : .resubscribing(awaiting: awaiting)
+            if awaiting.isEmpty && self.isReady { return .reportConnected }
+        }
+        return wasReady && !self.isReady ? .reportUnavailable : .none
+    }
+
+    /// Asks again for every refused channel, one SUBSCRIBE each, so one forbidden channel cannot hold up others.
+    mutating func retryRefused() -> Action {
+        switch self.connection {
+        case .resubscribing, .ready:
+            var channels: [String] = []
+            for channel in self.refused.keys.sorted() where self.requested.insert(channel).inserted {
+                channels.append(channel)
+            }
+            return channels.isEmpty ? .none : .resubscribe(channels.map { [$0] })
+        case .disconnected, .shutDown:
+            return .none
+        }
+    }
+
     /// Stops all activity. Returns whether the subscriber had been reported connected.
     mutating func shutdown() -> Bool {
-        let wasReady = self.connection == .ready
+        let wasReady = self.isReady
         self.connection = .shutDown
         self.interest = [:]
         self.requested = []
         self.confirmed = []
+        self.refused = [:]
         return wasReady
     }
 }

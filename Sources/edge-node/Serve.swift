@@ -68,6 +68,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Milliseconds a Redis subscription outlives the account's last local client. [HERALD_SUBSCRIPTION_LINGER_MS]")
     var subscriptionLingerMs: Int = environment("SUBSCRIPTION_LINGER_MS").flatMap(Int.init) ?? 2000
 
+    @Option(help: "Milliseconds Redis may take to answer a command; then 503, and the connection is reopened (idle ones PING). [HERALD_REDIS_COMMAND_TIMEOUT_MS]")
+    var redisCommandTimeoutMs: Int = environment("REDIS_COMMAND_TIMEOUT_MS").flatMap(Int.init) ?? 2000
+
+    @Option(help: "Commands one Redis connection may have waiting for replies; more fail at once. [HERALD_REDIS_MAX_PENDING_COMMANDS]")
+    var redisMaxPendingCommands: Int = environment("REDIS_MAX_PENDING_COMMANDS").flatMap(Int.init) ?? 10_000
+
     @Option(help: "Seconds a SIGTERM drain may take; clients get 1012 spread over half of it. [HERALD_DRAIN_SECONDS]")
     var drainSeconds: Int = environment("DRAIN_SECONDS").flatMap(Int.init) ?? 10
 
@@ -159,6 +165,8 @@ struct Serve: AsyncParsableCommand {
             maxSubscriptionsPerConnection: maxSubscriptions,
             handshakeTimeout: .seconds(Int64(handshakeTimeoutSeconds.clampedForTime)),
             subscriptionLinger: .milliseconds(Int64(subscriptionLingerMs.clampedForTime)),
+            redisCommandTimeout: .milliseconds(Int64(redisCommandTimeoutMs.clampedForTime)),
+            redisMaxPendingCommands: redisMaxPendingCommands,
             drainTimeout: .seconds(Int64(drainSeconds.clampedForTime)), eventLoopCount: eventLoops,
             historyWindow: HistoryWindow(maxEvents: historyMaxEvents, maxAge: .seconds(Int64(historyMaxAgeSeconds.clampedForTime))),
             maxReplayEvents: maxReplay,
@@ -173,6 +181,7 @@ struct Serve: AsyncParsableCommand {
         "HEARTBEAT_SECONDS", "OUTBOUND_BUFFER_BYTES", "MAX_MESSAGE_BYTES", "MAX_REQUEST_BYTES", "CLIENT_RATE", "CLIENT_BURST",
         "MAX_SUBSCRIPTIONS", "HANDSHAKE_TIMEOUT_SECONDS", "SUBSCRIPTION_LINGER_MS", "DRAIN_SECONDS", "HISTORY_MAX_EVENTS",
         "HISTORY_MAX_AGE_SECONDS", "MAX_REPLAY", "PRESENCE_TTL_SECONDS", "PRESENCE_REFRESH_SECONDS", "TYPING_TTL_MS", "EVENT_LOOPS",
+        "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS",
     ]
 }
 

@@ -79,8 +79,44 @@ public final class RedisServerProcess: @unchecked Sendable {
         guard let process = self.takeProcess() else { return }
         if process.isRunning {
             sendSignal(SIGKILL, to: process.processIdentifier)
+            sendSignal(SIGCONT, to: process.processIdentifier)
         }
         process.waitUntilExit()
+    }
+
+    /// Stops the server with SIGSTOP: the kernel still accepts connections and buffers what clients send, but
+    /// nothing is answered — the stall a half-open or wedged Redis looks like. ``resume()`` undoes it.
+    public func suspend() {
+        guard let pid = self.runningPID else { return }
+        sendSignal(SIGSTOP, to: pid)
+    }
+
+    /// Continues a server stopped with ``suspend()`` (SIGCONT).
+    public func resume() {
+        guard let pid = self.runningPID else { return }
+        sendSignal(SIGCONT, to: pid)
+    }
+
+    /// Sends one command on a fresh connection (authenticating with `--requirepass` when set) and returns the
+    /// start of the raw RESP reply, e.g. `+OK\r\n`; nil when nothing answered within a second.
+    @discardableResult
+    public func command(_ arguments: String...) -> String? {
+        let commands = (self.password.map { [["AUTH", $0]] } ?? []) + [arguments]
+        let reply = Self.withConnectedSocket(port: self.port) { Self.exchange($0, commands, replies: commands.count) }
+        return reply.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `CLIENT PAUSE <milliseconds> ALL`: Redis holds every client's commands (but keeps connections open) until
+    /// the pause ends by itself.
+    public func pauseClients(milliseconds: Int) throws {
+        let reply = self.command("CLIENT", "PAUSE", String(milliseconds), "ALL") ?? ""
+        guard reply.hasSuffix("+OK\r\n") else {
+            throw StartError(description: "CLIENT PAUSE answered \(reply)")
+        }
+    }
+
+    private var runningPID: Int32? {
+        self.lock.withLock { self.process.flatMap { $0.isRunning ? $0.processIdentifier : nil } }
     }
 
     /// Starts the server again on the same port after ``kill()`` or ``stop()``.
@@ -111,6 +147,7 @@ public final class RedisServerProcess: @unchecked Sendable {
             return
         }
         let pid = process.processIdentifier
+        sendSignal(SIGCONT, to: pid)  // a suspended server would answer nothing
         Self.requestShutdown(port: self.port, password: self.password)
         sendSignal(SIGTERM, to: pid)
         let watchdog = DispatchWorkItem { sendSignal(SIGKILL, to: pid) }
@@ -222,8 +259,8 @@ public final class RedisServerProcess: @unchecked Sendable {
         return body(fd)
     }
 
-    /// Writes `commands` in RESP and reads the first bytes of the answer.
-    private static func exchange(_ fd: Int32, _ commands: [[String]]) -> [UInt8]? {
+    /// Writes `commands` in RESP and reads the first bytes of the answer (until `replies` CRLF-terminated lines).
+    private static func exchange(_ fd: Int32, _ commands: [[String]], replies: Int = 1) -> [UInt8]? {
         var request: [UInt8] = []
         for command in commands {
             request += Array("*\(command.count)\r\n".utf8)
@@ -232,9 +269,16 @@ public final class RedisServerProcess: @unchecked Sendable {
             }
         }
         guard sendBytes(fd, request) == request.count else { return nil }
-        var reply = [UInt8](repeating: 0, count: 256)
-        let received = recv(fd, &reply, reply.count, 0)
-        return received > 0 ? Array(reply[..<received]) : nil
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        for _ in 0..<64 {
+            let received = recv(fd, &chunk, chunk.count, 0)
+            guard received > 0 else { break }
+            answer += chunk[..<received]
+            let lines = zip(answer, answer.dropFirst()).filter { $0 == (13, 10) }.count
+            if lines >= replies { break }
+        }
+        return answer.isEmpty ? nil : answer
     }
 
     /// Whether something on the port answers PING (`+PONG`, or `-NOAUTH` when a password is set).

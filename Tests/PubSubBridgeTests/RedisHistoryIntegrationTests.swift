@@ -119,12 +119,12 @@ struct RedisHistoryIntegrationTests {
         try await fixture.history.installFunctions().get(within: .seconds(5))
         try await fixture.history.installFunctions().get(within: .seconds(5))
         #expect(try await fixture.commandStats("function|load")["calls"] == nil, "an installed library is not reloaded")
-        #expect(try await fixture.command("FCALL_RO", "herald_version", "0").string == "1;maxEvents=1000;maxAgeMs=600000")
+        #expect(try await fixture.command("FCALL_RO", "herald_version", "0").string == "\(HeraldFunctionLibrary.revision);maxEvents=1000;maxAgeMs=600000")
 
         let other = RedisHistory(client: fixture.client, window: HistoryWindow(maxEvents: 5, maxAge: .seconds(30)), logger: testLogger)
         try await other.installFunctions().get(within: .seconds(5))
         #expect(try await fixture.commandStats("function|load")["calls"] == 1)
-        #expect(try await fixture.command("FCALL_RO", "herald_version", "0").string == "1;maxEvents=5;maxAgeMs=30000")
+        #expect(try await fixture.command("FCALL_RO", "herald_version", "0").string == "\(HeraldFunctionLibrary.revision);maxEvents=5;maxAgeMs=30000")
         try await other.installFunctions().get(within: .seconds(5))
         #expect(try await fixture.commandStats("function|load")["calls"] == 1)
 
@@ -133,7 +133,7 @@ struct RedisHistoryIntegrationTests {
         let racers = (0..<2).map { _ in RedisHistory(client: fixture.client, window: HistoryWindow(), logger: testLogger) }
         let installs = racers.map { $0.installFunctions() }
         try await EventLoopFuture.andAllSucceed(installs, on: fixture.client.eventLoop).get(within: .seconds(5))
-        #expect(try await fixture.command("FCALL_RO", "herald_version", "0").string == "1;maxEvents=1000;maxAgeMs=600000")
+        #expect(try await fixture.command("FCALL_RO", "herald_version", "0").string == "\(HeraldFunctionLibrary.revision);maxEvents=1000;maxAgeMs=600000")
 
         await #expect(throws: RedisError.self) {
             try await RedisHistory(client: fixture.client, window: HistoryWindow(maxEvents: 0), logger: testLogger)

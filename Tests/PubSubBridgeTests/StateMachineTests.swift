@@ -5,29 +5,31 @@ import Testing
 
 @Suite("Connection state machine")
 struct RedisConnectionStateMachineTests {
+    private let now = NIODeadline.uptimeNanoseconds(0)
+
     @Test func repliesMatchRequestsInOrder() {
         var machine = RedisConnectionStateMachine<Int>()
         for request in 1...3 {
-            guard case .write = machine.sendCommand(request) else {
+            guard case .write = machine.sendCommand(request, now: self.now) else {
                 Issue.record("expected write")
                 return
             }
         }
-        guard case .succeed(1, .integer(10)) = machine.receive(.integer(10)) else {
+        guard case .succeed(1, .integer(10)) = machine.receive(.integer(10), now: self.now) else {
             Issue.record("first reply should answer request 1")
             return
         }
-        guard case .fail(2, .serverError("ERR nope")) = machine.receive(.error("ERR nope")) else {
+        guard case .fail(2, .serverError("ERR nope")) = machine.receive(.error("ERR nope"), now: self.now) else {
             Issue.record("error reply should fail request 2")
             return
         }
         #expect(machine.pendingCount == 1)
-        #expect(Array(machine.close(error: .connectionClosed)) == [3])
-        guard case .fail(.connectionClosed) = machine.sendCommand(4) else {
+        #expect(machine.close(error: .connectionClosed) == [3])
+        guard case .fail(.connectionClosed) = machine.sendCommand(4, now: self.now) else {
             Issue.record("closed connection must refuse commands")
             return
         }
-        guard case .ignore = machine.receive(.integer(1)) else {
+        guard case .ignore = machine.receive(.integer(1), now: self.now) else {
             Issue.record("closed connection drops replies")
             return
         }
@@ -35,7 +37,7 @@ struct RedisConnectionStateMachineTests {
 
     @Test func unsolicitedReplyInCommandModeClosesConnection() {
         var machine = RedisConnectionStateMachine<Int>()
-        guard case .closeConnection = machine.receive(.simpleString("OK")) else {
+        guard case .closeConnection = machine.receive(.simpleString("OK"), now: self.now) else {
             Issue.record("expected closeConnection")
             return
         }
@@ -43,18 +45,18 @@ struct RedisConnectionStateMachineTests {
 
     @Test func subscriptionModeAnswersEarlierCommandsFirst() {
         var machine = RedisConnectionStateMachine<Int>()
-        _ = machine.sendCommand(1)
-        _ = machine.sendSubscriptionCommand()
+        _ = machine.sendCommand(1, now: self.now)
+        _ = machine.sendSubscriptionCommand(.subscribe, channels: ["a"], now: self.now)
         #expect(machine.isInSubscriptionMode)
-        guard case .succeed(1, _) = machine.receive(.simpleString("OK")) else {
+        guard case .succeed(1, _) = machine.receive(.simpleString("OK"), now: self.now) else {
             Issue.record("the pending AUTH reply comes first")
             return
         }
-        guard case .push = machine.receive(.array([])) else {
+        guard case .push = machine.receive(.array([]), now: self.now) else {
             Issue.record("then pushes")
             return
         }
-        guard case .fail(.unsupportedInSubscriptionMode) = machine.sendCommand(2) else {
+        guard case .fail(.unsupportedInSubscriptionMode) = machine.sendCommand(2, now: self.now) else {
             Issue.record("regular commands are refused in subscription mode")
             return
         }
