@@ -78,6 +78,22 @@ struct ConnectionRecovery {
 
     var isReplaying: Bool { replay != nil }
 
+    /// Where a replay for a sub-channel subscribed now must start (the base), or nil when none is
+    /// needed: only when neither this connection (its own replays read history directly) nor the
+    /// node (`nodeDelivered`) has gone past the base. Otherwise the channel's later events would be
+    /// dropped here as duplicates, and its earlier ones went to the account before the subscribe.
+    func channelReplayStart(nodeDelivered: StreamOffset?) -> StreamOffset? {
+        guard let base else { return nil }
+        return Self.isBehind(base, last) || Self.isBehind(base, nodeDelivered) ? base : nil
+    }
+
+    /// Whether events after `offset` may already have gone out before `coverage` (unknown or of
+    /// another epoch counts as yes).
+    static func isBehind(_ offset: StreamOffset, _ coverage: StreamOffset?) -> Bool {
+        guard let coverage, coverage.epoch == offset.epoch else { return true }
+        return offset < coverage
+    }
+
     /// Decides a live event's fate.
     mutating func live(_ event: OutboundEvent) -> LiveDecision {
         if replay != nil {

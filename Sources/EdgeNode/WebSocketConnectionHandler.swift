@@ -105,8 +105,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
 
     /// Whether events after `offset` may have been delivered on this node before `coverage`.
     private static func isBehind(_ offset: StreamOffset, _ coverage: StreamOffset?) -> Bool {
-        guard let coverage, coverage.epoch == offset.epoch else { return true }
-        return offset < coverage
+        ConnectionRecovery.isBehind(offset, coverage)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -287,7 +286,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
             }
             begin(.channel(channel, reports: true, ref: ref), after: offset, context: context)
             return true
-        } else if let base = recovery.base, Self.isBehind(base, shard.delivered(account: identity.account)) {
+        } else if let base = recovery.channelReplayStart(nodeDelivered: shard.delivered(account: identity.account)) {
             begin(.channel(channel, reports: recovery.resumed, ref: ref), after: base, context: context)
             return true
         }

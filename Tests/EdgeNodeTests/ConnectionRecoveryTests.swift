@@ -65,6 +65,19 @@ struct ConnectionRecoveryTests {
         guard case .finish([.ack(ref: .integer(7))], _) = next else { Issue.record("expected only the ack, got \(next)"); return }
     }
 
+    @Test func aLateSubscribeReplaysWhenTheConnectionOrTheNodeIsPastTheBase() {
+        var recovery = ConnectionRecovery(start: offset(10), maxReplayEvents: 100, maxHeldBytes: 1000)
+        #expect(recovery.channelReplayStart(nodeDelivered: offset(10)) == nil)
+        #expect(recovery.channelReplayStart(nodeDelivered: offset(12)) == offset(10))
+        #expect(recovery.channelReplayStart(nodeDelivered: nil) == offset(10))
+        // A resume read history past the base while the node itself is still catching up: the
+        // node's later copies of the channel's events would be dropped as duplicates here.
+        _ = recovery.begin(.resume, after: offset(5))
+        _ = recovery.receive(history([(6, nil), (8, "inbox"), (12, nil)])) { $0.channel == nil }
+        #expect(recovery.last == offset(12))
+        #expect(recovery.channelReplayStart(nodeDelivered: offset(4)) == offset(5))
+    }
+
     @Test func failuresAlwaysAnswerAndTooManyStopsTheRead() {
         var recovery = ConnectionRecovery(start: offset(10), maxReplayEvents: 2, maxHeldBytes: 1000)
         _ = recovery.begin(.joinGap, after: offset(10))
