@@ -31,6 +31,9 @@ final class RedisConnectionSupervisor: Sendable {
         var state: State = .idle
         var callbacks: Callbacks?
         var random = SystemRandomNumberGenerator()
+        /// Completes when the connect attempt in flight has finished (and, after a shutdown, its
+        /// connection is closed), so a shutdown can wait for it and leave no promise behind.
+        var connectAttempt: EventLoopFuture<Void>?
     }
 
     let eventLoop: EventLoop
@@ -95,8 +98,10 @@ final class RedisConnectionSupervisor: Sendable {
             case .waitingToReconnect(_, let timer):
                 timer.cancel()
                 return self.eventLoop.makeSucceededVoidFuture()
-            case .idle, .connecting, .shutDown:
-                // A connect still in flight is closed when it completes, in `connectCompleted`.
+            case .connecting:
+                // The attempt in flight ends within the connect timeout and is closed then.
+                return self.loopState.value.connectAttempt ?? self.eventLoop.makeSucceededVoidFuture()
+            case .idle, .shutDown:
                 return self.eventLoop.makeSucceededVoidFuture()
             }
         }
@@ -106,19 +111,23 @@ final class RedisConnectionSupervisor: Sendable {
         self.eventLoop.preconditionInEventLoop()
         self.loopState.value.state = .connecting(attempt: attempt)
         self.logger.debug("Connecting to Redis", metadata: ["redis.attempt": "\(attempt)"])
+        let attemptDone = self.eventLoop.makePromise(of: Void.self)
+        self.loopState.value.connectAttempt = attemptDone.futureResult
         RedisConnection.connect(configuration: self.configuration, eventLoop: self.eventLoop, logger: self.logger)
             .hop(to: self.eventLoop)
             .whenComplete { result in
-                self.connectCompleted(result, attempt: attempt)
+                self.connectCompleted(result, attempt: attempt).cascade(to: attemptDone)
             }
     }
 
-    private func connectCompleted(_ result: Result<RedisConnection, Error>, attempt: Int) {
+    /// Takes the connect attempt's outcome; the future completes once it is fully handled.
+    private func connectCompleted(_ result: Result<RedisConnection, Error>, attempt: Int) -> EventLoopFuture<Void> {
+        self.loopState.value.connectAttempt = nil
         guard case .connecting = self.loopState.value.state else {
             if case .success(let connection) = result {
-                _ = connection.close()
+                return connection.close()
             }
-            return
+            return self.eventLoop.makeSucceededVoidFuture()
         }
         switch result {
         case .success(let connection):
@@ -138,6 +147,7 @@ final class RedisConnectionSupervisor: Sendable {
             self.problemBox.withLockedValue { $0 = "\(error)" }
             self.scheduleReconnect(attempt: attempt + 1)
         }
+        return self.eventLoop.makeSucceededVoidFuture()
     }
 
     private func connectionClosed(_ connection: RedisConnection) {
