@@ -322,19 +322,9 @@ public struct JSONScanner: Sendable {
 
         /// Validates one multi-byte UTF-8 sequence at `index` (Unicode 15, table 3-7) and steps past it.
         private mutating func multiByteSequence() throws(Error) {
-            let lead = bytes[index]
-            let length: Int
-            var second: ClosedRange<UInt8> = 0x80...0xBF
-            switch lead {
-            case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; second = 0xA0...0xBF
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; second = 0x80...0x9F
-            case 0xF0: length = 4; second = 0x90...0xBF
-            case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; second = 0x80...0x8F
-            default: throw .invalidUTF8(at: index)
-            }
+            guard let sequence = UTF8Validator.sequence(lead: bytes[index]) else { throw .invalidUTF8(at: index) }
+            let length = sequence.continuations + 1
+            let second = sequence.second
             guard index + length <= bytes.count else { throw .invalidUTF8(at: index) }
             guard second.contains(bytes[index + 1]) else { throw .invalidUTF8(at: index) }
             for offset in 2..<length where bytes[index + offset] & 0xC0 != 0x80 {

@@ -12,21 +12,29 @@ public struct UTF8Validator: Sendable, Equatable {
 
     public init() {}
 
+    /// What a lead byte (≥ 0x80) announces: the continuation bytes that follow and the range the
+    /// first of them must lie in; nil for a byte that cannot start a character.
+    @inlinable
+    public static func sequence(lead byte: UInt8) -> (continuations: Int, second: ClosedRange<UInt8>)? {
+        switch byte {
+        case 0xC2...0xDF: return (1, 0x80...0xBF)
+        case 0xE0: return (2, 0xA0...0xBF)
+        case 0xE1...0xEC, 0xEE...0xEF: return (2, 0x80...0xBF)
+        case 0xED: return (2, 0x80...0x9F)
+        case 0xF0: return (3, 0x90...0xBF)
+        case 0xF1...0xF3: return (3, 0x80...0xBF)
+        case 0xF4: return (3, 0x80...0x8F)
+        default: return nil
+        }
+    }
+
     /// Feeds the next bytes; false as soon as they cannot be part of well-formed UTF-8.
     public mutating func feed(_ bytes: some Sequence<UInt8>) -> Bool {
         for byte in bytes {
             if needed == 0 {
                 if byte < 0x80 { continue }
-                switch byte {
-                case 0xC2...0xDF: needed = 1
-                case 0xE0: (needed, lower) = (2, 0xA0)
-                case 0xE1...0xEC, 0xEE...0xEF: needed = 2
-                case 0xED: (needed, upper) = (2, 0x9F)
-                case 0xF0: (needed, lower) = (3, 0x90)
-                case 0xF1...0xF3: needed = 3
-                case 0xF4: (needed, upper) = (3, 0x8F)
-                default: return false
-                }
+                guard let sequence = Self.sequence(lead: byte) else { return false }
+                (needed, lower, upper) = (sequence.continuations, sequence.second.lowerBound, sequence.second.upperBound)
             } else {
                 guard byte >= lower, byte <= upper else { return false }
                 (lower, upper) = (0x80, 0xBF)
