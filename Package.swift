@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "edge-node", targets: ["edge-node"]),
         .library(name: "EdgeNode", targets: ["EdgeNode"]),
         .library(name: "PubSubBridge", targets: ["PubSubBridge"]),
+        .library(name: "HeraldBroker", targets: ["HeraldBroker"]),
+        .library(name: "RedisBackend", targets: ["RedisBackend"]),
         .library(name: "HeraldProtocol", targets: ["HeraldProtocol"]),
     ],
     dependencies: [
@@ -42,7 +44,6 @@ let package = Package(
         .target(
             name: "Presence",
             dependencies: [
-                "PubSubBridge",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ] + nio
@@ -51,10 +52,27 @@ let package = Package(
             name: "HeraldProtocol",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        // The broker abstraction with Herald's history types, and the embedded single-node broker.
+        .target(
+            name: "HeraldBroker",
+            dependencies: [
+                "HeraldProtocol",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio
+        ),
+        // Herald's Redis schema on the Redis client: channels, function libraries, broker, presence store.
+        .target(
+            name: "RedisBackend",
+            dependencies: [
+                "PubSubBridge", "HeraldBroker", "HeraldProtocol", "Presence",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ] + nio
+        ),
         .target(
             name: "EdgeNode",
             dependencies: [
-                "PubSubBridge", "Presence", "HeraldProtocol",
+                "HeraldBroker", "Presence", "HeraldProtocol",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -69,7 +87,7 @@ let package = Package(
         .executableTarget(
             name: "edge-node",
             dependencies: [
-                "EdgeNode", "PubSubBridge", "Presence",
+                "EdgeNode", "HeraldBroker", "RedisBackend", "PubSubBridge", "Presence",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -96,7 +114,7 @@ let package = Package(
         .testTarget(
             name: "PubSubBridgeTests",
             dependencies: [
-                "PubSubBridge", "HeraldTestSupport",
+                "PubSubBridge", "RedisBackend", "HeraldBroker", "HeraldProtocol", "HeraldTestSupport",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ] + nio
@@ -104,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "EdgeNodeTests",
             dependencies: [
-                "EdgeNode", "HeraldTestSupport", "PubSubBridge", "HeraldProtocol", "Presence",
+                "EdgeNode", "HeraldTestSupport", "PubSubBridge", "RedisBackend", "HeraldBroker", "HeraldProtocol", "Presence",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),

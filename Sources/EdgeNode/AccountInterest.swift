@@ -1,6 +1,7 @@
+import HeraldBroker
+import HeraldProtocol
 import NIOConcurrencyHelpers
 import NIOCore
-import PubSubBridge
 
 /// Per account on this node: which event loops (shards) hold its connections, how far the node
 /// has delivered its history, and the live events held back while the node reads what it missed.

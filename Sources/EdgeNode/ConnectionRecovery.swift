@@ -1,6 +1,6 @@
+import HeraldBroker
 import HeraldProtocol
 import NIOCore
-import PubSubBridge
 
 /// One connection's place in its account's history, as a value: which live events to write, hold
 /// or drop, and how each replay from history proceeds. The connection handler carries out the

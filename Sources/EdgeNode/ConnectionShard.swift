@@ -1,6 +1,6 @@
+import HeraldBroker
 import HeraldProtocol
 import NIOCore
-import PubSubBridge
 
 /// The connections of one event loop, indexed by account, user and sub-channel.
 ///

@@ -13,13 +13,8 @@ extension EdgeNodeConfiguration {
         try Self.check("HERALD_CLIENT_BURST", clientMessageBurst, 0...100_000)
         try Self.check("HERALD_MAX_SUBSCRIPTIONS", maxSubscriptionsPerConnection, 1...1024)
         try Self.check("HERALD_HANDSHAKE_TIMEOUT_SECONDS", Int(handshakeTimeout.nanoseconds / 1_000_000_000), 1...300)
-        try Self.check("HERALD_SUBSCRIPTION_LINGER_MS", Int(subscriptionLinger.nanoseconds / 1_000_000), 0...600_000)
-        try Self.check("HERALD_REDIS_COMMAND_TIMEOUT_MS", Int(redisCommandTimeout.nanoseconds / 1_000_000), 50...60_000)
-        try Self.check("HERALD_REDIS_MAX_PENDING_COMMANDS", redisMaxPendingCommands, 1...1_000_000)
         try Self.check("HERALD_DRAIN_SECONDS", Int(drainTimeout.nanoseconds / 1_000_000_000), 1...3600)
         try Self.check("HERALD_EVENT_LOOPS", eventLoopCount, 1...64)
-        try Self.check("HERALD_HISTORY_MAX_EVENTS", historyWindow.maxEvents, 1...1_000_000)
-        try Self.check("HERALD_HISTORY_MAX_AGE_SECONDS", Int(historyWindow.maxAge.nanoseconds / 1_000_000_000), 1...7 * 86_400)
         try Self.check("HERALD_MAX_REPLAY", maxReplayEvents, 1...100_000)
         try Self.check("HERALD_PRESENCE_TTL_SECONDS", Int(presenceTiming.entryTTL / 1000), 2...3600)
         // A refresh must come before the entries it refreshes expire.
@@ -30,7 +25,8 @@ extension EdgeNodeConfiguration {
         if apiKeys.contains(where: Self.isPlaceholder) { throw .placeholderSecret("HERALD_API_KEYS") }
     }
 
-    private static func check(_ option: String, _ value: Int, _ range: ClosedRange<Int>) throws(ConfigurationError) {
+    /// Throws `outOfRange` naming `option` unless `value` lies in `range`.
+    public static func check(_ option: String, _ value: Int, _ range: ClosedRange<Int>) throws(ConfigurationError) {
         guard range.contains(value) else { throw .outOfRange(option: option, value: value, range: range) }
     }
 

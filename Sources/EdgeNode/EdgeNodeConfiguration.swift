@@ -1,6 +1,5 @@
 import NIOCore
 import Presence
-import PubSubBridge
 
 /// Everything an edge node needs to run; the executable fills it from flags and `HERALD_*` variables.
 public struct EdgeNodeConfiguration: Sendable {
@@ -9,8 +8,6 @@ public struct EdgeNodeConfiguration: Sendable {
     public var port: Int
     /// Identifies this node in logs, the `connected` frame and Redis.
     public var nodeID: String
-    /// `redis://[user:pass@]host:port/db`; nil runs the embedded in-process broker.
-    public var redisURL: String?
     /// How tokens are verified and which claim names the account.
     public var authentication: AuthenticationConfiguration
     /// Keys accepted by the HTTP API (`Authorization: Bearer <key>`). Empty disables the API.
@@ -33,20 +30,10 @@ public struct EdgeNodeConfiguration: Sendable {
     public var maxSubscriptionsPerConnection: Int
     /// Time a client has to complete the HTTP upgrade request.
     public var handshakeTimeout: TimeAmount
-    /// How long the node keeps a Redis subscription after its last local connection leaves.
-    public var subscriptionLinger: TimeAmount
-    /// How long Redis may take to answer a command before it fails (503 on the API) and the connection is
-    /// closed and reopened; idle Redis connections also send PING, so a stall is noticed within about this
-    /// plus one second.
-    public var redisCommandTimeout: TimeAmount
-    /// Most commands one Redis connection may have waiting for replies; more fail at once.
-    public var redisMaxPendingCommands: Int
     /// How long a SIGTERM drain may take; clients are closed with 1012 in batches spread over it.
     public var drainTimeout: TimeAmount
     /// Event loops (threads) serving connections.
     public var eventLoopCount: Int
-    /// How much history each account keeps (events and age); shared by every node.
-    public var historyWindow: HistoryWindow
     /// Most events one client recovery may replay; a longer gap answers `recovered: false`.
     public var maxReplayEvents: Int
     /// Presence entry lifetime and refresh interval, and the typing TTL.
@@ -60,7 +47,6 @@ public struct EdgeNodeConfiguration: Sendable {
         host: String = "0.0.0.0",
         port: Int = 8080,
         nodeID: String,
-        redisURL: String? = nil,
         authentication: AuthenticationConfiguration,
         apiKeys: [String] = [],
         allowedOrigins: Set<String>? = nil,
@@ -72,12 +58,8 @@ public struct EdgeNodeConfiguration: Sendable {
         clientMessageBurst: Int = 40,
         maxSubscriptionsPerConnection: Int = 64,
         handshakeTimeout: TimeAmount = .seconds(10),
-        subscriptionLinger: TimeAmount = .seconds(2),
-        redisCommandTimeout: TimeAmount = .seconds(2),
-        redisMaxPendingCommands: Int = 10_000,
         drainTimeout: TimeAmount = .seconds(10),
         eventLoopCount: Int = System.coreCount,
-        historyWindow: HistoryWindow = HistoryWindow(),
         maxReplayEvents: Int = 1000,
         presenceTiming: PresenceTiming = PresenceTiming(),
         typingEcho: Bool = false,
@@ -86,7 +68,6 @@ public struct EdgeNodeConfiguration: Sendable {
         self.host = host
         self.port = port
         self.nodeID = nodeID
-        self.redisURL = redisURL
         self.authentication = authentication
         self.apiKeys = apiKeys
         self.allowedOrigins = allowedOrigins
@@ -98,12 +79,8 @@ public struct EdgeNodeConfiguration: Sendable {
         self.clientMessageBurst = clientMessageBurst
         self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
         self.handshakeTimeout = handshakeTimeout
-        self.subscriptionLinger = subscriptionLinger
-        self.redisCommandTimeout = redisCommandTimeout
-        self.redisMaxPendingCommands = redisMaxPendingCommands
         self.drainTimeout = drainTimeout
         self.eventLoopCount = eventLoopCount
-        self.historyWindow = historyWindow
         self.maxReplayEvents = maxReplayEvents
         self.presenceTiming = presenceTiming
         self.typingEcho = typingEcho

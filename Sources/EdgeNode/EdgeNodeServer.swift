@@ -1,4 +1,5 @@
 import Atomics
+import HeraldBroker
 import HeraldProtocol
 import Logging
 import NIOConcurrencyHelpers
@@ -7,7 +8,6 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 import Presence
-import PubSubBridge
 import ServiceLifecycle
 
 /// One Herald edge node as a Service: HTTP and WebSocket on SwiftNIO, fan-out from the event
@@ -18,14 +18,18 @@ import ServiceLifecycle
 /// memory than a task per connection.
 public final class EdgeNodeServer: Service, Sendable {
     private let configuration: EdgeNodeConfiguration
+    private let makeBackend: NodeBackend.Factory
     private let logger: Logger
     public let metrics: NodeMetrics
     private let group: MultiThreadedEventLoopGroup
     private let listening: EventLoopPromise<Int>
     private let connectionSerial = ManagedAtomic<UInt64>(0)
 
-    public init(configuration: EdgeNodeConfiguration, logger: Logger, metrics: NodeMetrics = NodeMetrics()) {
+    /// - Parameter backend: builds the broker and presence store when the node starts (Redis, or
+    ///   ``NodeBackend/embedded(window:)`` for a single node).
+    public init(configuration: EdgeNodeConfiguration, backend: @escaping NodeBackend.Factory, logger: Logger, metrics: NodeMetrics = NodeMetrics()) {
         self.configuration = configuration
+        self.makeBackend = backend
         var logger = logger
         logger[metadataKey: "node.id"] = "\(configuration.nodeID)"
         self.logger = logger
@@ -54,11 +58,12 @@ public final class EdgeNodeServer: Service, Sendable {
         let verifier = try await TokenVerifier(configuration.authentication)
         let authenticator = HandshakeAuthenticator(
             verifier: verifier, allowedOrigins: configuration.allowedOrigins, maxChannels: configuration.maxSubscriptionsPerConnection)
-        let broker = try makeBroker()
+        let backend = try makeBackend(NodeBackend.Context(eventLoop: group.next(), presenceTiming: configuration.presenceTiming, logger: logger))
+        let broker = backend.broker
         let readiness = NodeReadiness(broker: broker)
         let interest = AccountInterest(broker: broker)
         let presence = PresenceTracker(
-            store: makePresenceStore(broker: broker), timing: configuration.presenceTiming,
+            store: backend.presenceStore, timing: configuration.presenceTiming,
             typingEcho: configuration.typingEcho, eventLoop: group.next(), logger: logger)
         var shards: [NIOLoopBound<ConnectionShard>] = []
         for (index, loop) in group.makeIterator().enumerated() {
@@ -108,7 +113,7 @@ public final class EdgeNodeServer: Service, Sendable {
         listening.succeed(port)
         logger.info("edge node listening", metadata: [
             "listen.host": "\(configuration.host)", "listen.port": "\(port)",
-            "broker": "\(configuration.redisURL == nil ? "embedded" : "redis")",
+            "broker": "\(backend.name)",
         ])
 
         try await withGracefulShutdownHandler {
@@ -126,29 +131,6 @@ public final class EdgeNodeServer: Service, Sendable {
         try? await presence.stop().get()
         try? await broker.shutdown().get()
         logger.info("edge node stopped")
-    }
-
-    private func makeBroker() throws -> any EventBroker {
-        guard let url = configuration.redisURL else { return EmbeddedBroker(eventLoop: group.next(), window: configuration.historyWindow) }
-        var redis: RedisConfiguration
-        do {
-            redis = try RedisConfiguration(url: url)
-        } catch {
-            throw ConfigurationError.invalidRedisURL(String(describing: error))
-        }
-        redis.commandTimeout = max(.milliseconds(1), configuration.redisCommandTimeout)
-        redis.keepaliveInterval = RedisConfiguration.keepaliveInterval(forCommandTimeout: redis.commandTimeout)
-        redis.maxPendingCommands = max(1, configuration.redisMaxPendingCommands)
-        return RedisEventBroker(configuration: redis, eventLoop: group.next(), linger: configuration.subscriptionLinger, window: configuration.historyWindow, logger: logger)
-    }
-
-    private func makePresenceStore(broker: any EventBroker) -> any PresenceStore {
-        if let redis = broker as? RedisEventBroker {
-            return RedisPresenceStore(client: redis.commands, timing: configuration.presenceTiming, logger: logger)
-        }
-        return MemoryPresenceStore(eventLoop: group.next(), timing: configuration.presenceTiming) { account, event in
-            _ = broker.publish(account: account, payload: event, history: false)
-        }
     }
 
     /// Readiness off, clients closed with 1012 in batches over half the drain timeout, then the

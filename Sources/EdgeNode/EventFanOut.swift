@@ -1,7 +1,7 @@
+import HeraldBroker
 import HeraldProtocol
 import Logging
 import NIOCore
-import PubSubBridge
 
 /// Takes each broker event once per node: reads its routing, frames it once, and hops to each
 /// event loop that holds connections of the account (one hop per loop per event). Whenever the

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldBroker
 import HeraldProtocol
 import NIOCore
 import NIOHTTP1
@@ -190,15 +191,18 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                 case .success(let receipt):
                     metrics.publishes.increment()
                     return ["offset": receipt.offset ?? NSNull(), "nodes": receipt.nodes ?? NSNull()]
+                case .failure(let error as BrokerError) where error.isRefusal:
+                    metrics.publishFailures.increment()
+                    return ["error": ErrorCode.badRequest.rawValue, "message": "\(error)"]
                 case .failure(let error):
                     metrics.publishFailures.increment()
-                    return ["error": ErrorCode.unavailable.rawValue, "message": "the broker is unavailable: \(error)"]
+                    return ["error": ErrorCode.unavailable.rawValue, "message": "\(error)"]
                 }
             }
             if batch {
                 self.respond(context: context, keepAlive: keepAlive, status: .ok, json: ["results": answers])
-            } else if answers[0]["error"] != nil {
-                self.respond(context: context, keepAlive: keepAlive, status: .serviceUnavailable, json: answers[0])
+            } else if let code = answers[0]["error"] as? String {
+                self.respond(context: context, keepAlive: keepAlive, status: code == ErrorCode.badRequest.rawValue ? .badRequest : .serviceUnavailable, json: answers[0])
             } else {
                 self.respond(context: context, keepAlive: keepAlive, status: .ok, json: answers[0])
             }

@@ -1,4 +1,5 @@
 import Atomics
+import HeraldBroker
 
 /// Whether the node should receive new clients (the broker is up and the node is not
 /// draining), and how many clients it holds, which the drain waits on.

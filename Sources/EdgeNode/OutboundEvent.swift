@@ -1,6 +1,6 @@
+import HeraldBroker
 import HeraldProtocol
 import NIOCore
-import PubSubBridge
 
 /// An event ready for local delivery: framed once, with the routing read once.
 struct OutboundEvent: Sendable {

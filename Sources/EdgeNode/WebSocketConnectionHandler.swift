@@ -1,9 +1,9 @@
+import HeraldBroker
 import HeraldProtocol
 import Logging
 import NIOCore
 import NIOWebSocket
 import Presence
-import PubSubBridge
 
 /// One client's WebSocket session after the upgrade: answers pings, runs the `ClientSession`
 /// protocol, receives fan-out writes, and closes with a clear code on abuse or overflow.

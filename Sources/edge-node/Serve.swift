@@ -116,16 +116,18 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "herald.edge-node")
         let configuration: EdgeNodeConfiguration
+        let backend: NodeBackend.Factory
         do {
             configuration = try makeConfiguration()
             try configuration.validate()
+            backend = try makeBackend()
             _ = try await TokenVerifier(configuration.authentication)
         } catch {
             // A configuration the node cannot run with: say which option, exit 2 (usage error).
             FileHandle.standardError.write(Data("edge-node: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let node = EdgeNodeServer(configuration: configuration, logger: logger)
+        let node = EdgeNodeServer(configuration: configuration, backend: backend, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: node, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup)],
@@ -142,7 +144,6 @@ struct Serve: AsyncParsableCommand {
         for name in Self.integerVariables where environment(name).map({ Int($0) == nil }) == true {
             throw ConfigurationError.notAnInteger(option: "HERALD_\(name)")
         }
-        let redisURL = self.redisURL.nonEmpty ?? environment("REDIS_URL") ?? ""
         let jwtSecret = self.jwtSecret.nonEmpty ?? environment("JWT_SECRET") ?? ""
         let apiKeys = self.apiKeys.nonEmpty ?? environment("API_KEYS") ?? ""
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
@@ -156,7 +157,7 @@ struct Serve: AsyncParsableCommand {
             accountClaim: jwtAccountClaim)
         let origins = allowedOrigins.nonEmpty.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) }
         return EdgeNodeConfiguration(
-            host: host.isEmpty ? "0.0.0.0" : host, port: port, nodeID: nodeID, redisURL: redisURL.nonEmpty,
+            host: host.isEmpty ? "0.0.0.0" : host, port: port, nodeID: nodeID,
             authentication: authentication,
             apiKeys: apiKeys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
             allowedOrigins: origins, heartbeatSeconds: heartbeatSeconds, outboundBufferBytes: outboundBufferBytes,
@@ -164,11 +165,7 @@ struct Serve: AsyncParsableCommand {
             clientMessagesPerSecond: clientRate, clientMessageBurst: clientBurst,
             maxSubscriptionsPerConnection: maxSubscriptions,
             handshakeTimeout: .seconds(Int64(handshakeTimeoutSeconds.clampedForTime)),
-            subscriptionLinger: .milliseconds(Int64(subscriptionLingerMs.clampedForTime)),
-            redisCommandTimeout: .milliseconds(Int64(redisCommandTimeoutMs.clampedForTime)),
-            redisMaxPendingCommands: redisMaxPendingCommands,
             drainTimeout: .seconds(Int64(drainSeconds.clampedForTime)), eventLoopCount: eventLoops,
-            historyWindow: HistoryWindow(maxEvents: historyMaxEvents, maxAge: .seconds(Int64(historyMaxAgeSeconds.clampedForTime))),
             maxReplayEvents: maxReplay,
             presenceTiming: PresenceTiming(
                 entryTTL: Int64(presenceTTLSeconds.clampedForTime) * 1000, refreshInterval: Int64(presenceRefreshSeconds.clampedForTime) * 1000,

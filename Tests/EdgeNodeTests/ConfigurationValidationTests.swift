@@ -7,11 +7,11 @@ import Testing
 @Suite("Configuration validation")
 struct ConfigurationValidationTests {
     @Test func rangesAndPlaceholders() throws {
-        var configuration = Fixture.configuration(redisURL: nil)
+        var configuration = Fixture.configuration()
         try configuration.validate()
         configuration.heartbeatSeconds = 0
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
-        configuration = Fixture.configuration(redisURL: nil)
+        configuration = Fixture.configuration()
         configuration.apiKeys = ["dev-api-key"]
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
         configuration.developmentMode = true

@@ -1,4 +1,5 @@
 @testable import EdgeNode
+import HeraldBroker
 import HeraldProtocol
 import NIOCore
 import NIOEmbedded

@@ -1,4 +1,6 @@
 import Foundation
+import HeraldBroker
+import HeraldProtocol
 import HeraldTestSupport
 import PubSubBridge
 import Testing

@@ -1,4 +1,6 @@
 import Foundation
+import HeraldBroker
+import HeraldProtocol
 import HeraldTestSupport
 import PubSubBridge
 import Testing
@@ -103,7 +105,7 @@ struct HistoryRecoveryTests {
     func unrecoverableOffsets() async throws {
         let redis = try await RedisServerProcess.start(extraArguments: ["--stream-node-max-entries", "5"])
         defer { redis.stop() }
-        let node = try await RunningNode.start(redisURL: redis.url) { $0.historyWindow = HistoryWindow(maxEvents: 10) }
+        let node = try await RunningNode.start(redisURL: redis.url, window: HistoryWindow(maxEvents: 10))
         let token = try await Fixture.token()
         let client = try await node.connect(token: token)
         let probe = try await RedisProbe.connect(redis)

@@ -1,4 +1,5 @@
 import Foundation
+import HeraldProtocol
 import HeraldTestSupport
 import PubSubBridge
 import Testing

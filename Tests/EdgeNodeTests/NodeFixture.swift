@@ -6,6 +6,8 @@ import Logging
 import NIOCore
 import NIOPosix
 import PubSubBridge
+import RedisBackend
+import HeraldBroker
 import ServiceLifecycle
 
 /// Shared secrets and helpers for the edge node tests.
@@ -17,11 +19,24 @@ enum Fixture {
         try await DevelopmentToken.mint(secret: secret, account: account, user: user, channels: channels, lifetime: lifetime)
     }
 
-    static func configuration(redisURL: String?) -> EdgeNodeConfiguration {
+    static func configuration() -> EdgeNodeConfiguration {
         EdgeNodeConfiguration(
-            host: "127.0.0.1", port: 0, nodeID: "node-\(UUID().uuidString.prefix(6))", redisURL: redisURL,
+            host: "127.0.0.1", port: 0, nodeID: "node-\(UUID().uuidString.prefix(6))",
             authentication: AuthenticationConfiguration(hmacSecret: secret),
-            apiKeys: [apiKey], subscriptionLinger: .milliseconds(200), drainTimeout: .seconds(2), eventLoopCount: 2)
+            apiKeys: [apiKey], drainTimeout: .seconds(2), eventLoopCount: 2)
+    }
+
+    /// Redis at `redisURL` (a short subscription linger, so tests see unsubscribes quickly), or the
+    /// embedded broker without one.
+    static func backend(redisURL: String?, window: HistoryWindow = HistoryWindow()) throws -> NodeBackend.Factory {
+        guard let redisURL else { return NodeBackend.embedded(window: window) }
+        let redis = try RedisConfiguration(url: redisURL)
+        return { context in
+            let broker = RedisEventBroker(configuration: redis, eventLoop: context.eventLoop, linger: .milliseconds(200), window: window, logger: context.logger)
+            return NodeBackend(
+                broker: broker, presenceStore: RedisPresenceStore(client: broker.commands, timing: context.presenceTiming, logger: context.logger),
+                name: "redis")
+        }
     }
 }
 
@@ -39,12 +54,14 @@ final class RunningNode: Sendable {
         self.task = task
     }
 
-    static func start(redisURL: String? = nil, _ customize: (inout EdgeNodeConfiguration) -> Void = { _ in }) async throws -> RunningNode {
-        var configuration = Fixture.configuration(redisURL: redisURL)
+    static func start(
+        redisURL: String? = nil, window: HistoryWindow = HistoryWindow(), _ customize: (inout EdgeNodeConfiguration) -> Void = { _ in }
+    ) async throws -> RunningNode {
+        var configuration = Fixture.configuration()
         customize(&configuration)
         var logger = Logger(label: "test.edge-node")
         logger.logLevel = ProcessInfo.processInfo.environment["HERALD_TEST_LOG"] == nil ? .critical : .debug
-        let server = EdgeNodeServer(configuration: configuration, logger: logger)
+        let server = EdgeNodeServer(configuration: configuration, backend: try Fixture.backend(redisURL: redisURL, window: window), logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)
         let task = Task { try await group.run() }
         let port = try await server.listeningPort()

@@ -1,7 +1,10 @@
 import Foundation
+import HeraldBroker
+import HeraldProtocol
 import HeraldTestSupport
 import Logging
 import PubSubBridge
+import RedisBackend
 import Testing
 
 /// A Redis that stops answering, against real redis-server processes and real clients: readiness turns off

@@ -1,6 +1,9 @@
 import Foundation
+import HeraldBroker
+import HeraldProtocol
 import Logging
 import NIOCore
+import RedisBackend
 import Testing
 
 @testable import PubSubBridge

@@ -1,7 +1,10 @@
+import HeraldBroker
+import HeraldProtocol
 import HeraldTestSupport
 import Logging
 import NIOCore
 import NIOPosix
+@testable import RedisBackend
 import Testing
 
 @testable import PubSubBridge

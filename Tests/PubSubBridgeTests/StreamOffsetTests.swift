@@ -1,4 +1,7 @@
+import HeraldBroker
+import HeraldProtocol
 import NIOCore
+@testable import RedisBackend
 import Testing
 
 @testable import PubSubBridge

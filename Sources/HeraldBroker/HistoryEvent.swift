@@ -1,3 +1,4 @@
+import HeraldProtocol
 import NIOCore
 
 /// One event from an account's history, with its offset.

@@ -1,5 +1,5 @@
 import NIOCore
-import PubSubBridge
+import HeraldProtocol
 
 /// Where events for accounts come from and go to: Redis pub/sub across nodes, or the embedded
 /// in-process broker for a single node. The edge node only sees this abstraction.

@@ -1,5 +1,5 @@
 import NIOCore
-import PubSubBridge
+import HeraldProtocol
 
 /// One account's history for the embedded broker: the same rules as the Redis stream and its
 /// functions (ids `<ms>-<seq>`, trimming by count and age, truncation detection), as a value

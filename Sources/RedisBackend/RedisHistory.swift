@@ -1,5 +1,8 @@
+import HeraldBroker
+import HeraldProtocol
 import Logging
 import NIOCore
+import PubSubBridge
 
 /// An account's event history in Redis (`herald:{A}:log` stream and `herald:{A}:epoch`), used through
 /// the `herald` function library so that storing, stamping the offset and publishing is one atomic step.

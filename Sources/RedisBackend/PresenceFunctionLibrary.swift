@@ -1,3 +1,7 @@
+import HeraldBroker
+import HeraldProtocol
+import Presence
+import PubSubBridge
 /// The `herald_presence` Redis FUNCTION library (Lua): presence and typing changes and the events
 /// they publish, each one atomic step so concurrent nodes can never emit an event twice.
 ///

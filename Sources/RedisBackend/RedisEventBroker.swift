@@ -1,3 +1,6 @@
+import Foundation
+import HeraldBroker
+import HeraldProtocol
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -67,19 +70,29 @@ public final class RedisEventBroker: EventBroker {
     public func publish(account: String, payload: ByteBuffer, history: Bool) -> EventLoopFuture<PublishReceipt> {
         let channel = AccountChannel.name(for: account)
         guard history else {
-            return commands.publish(channel: channel, message: payload).map { PublishReceipt(nodes: Int($0)) }
+            return commands.publish(channel: channel, message: payload).map { PublishReceipt(nodes: Int($0)) }.flatMapErrorThrowing(Self.rethrow)
         }
         return historyStore.publish(channel: channel, event: payload).map { offset in
             PublishReceipt(nodes: nil, offset: offset.description)
-        }
+        }.flatMapErrorThrowing(Self.rethrow)
     }
 
     public func position(account: String) -> EventLoopFuture<StreamOffset> {
-        historyStore.position(channel: AccountChannel.name(for: account))
+        historyStore.position(channel: AccountChannel.name(for: account)).flatMapErrorThrowing(Self.rethrow)
     }
 
     public func history(account: String, after offset: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage> {
-        historyStore.read(channel: AccountChannel.name(for: account), after: offset, limit: limit)
+        historyStore.read(channel: AccountChannel.name(for: account), after: offset, limit: limit).flatMapErrorThrowing(Self.rethrow)
+    }
+
+    /// Redis errors as the broker's: the function library's refusals of an event (`ERR herald: …`)
+    /// are `refused`, everything else means Redis is unavailable.
+    @Sendable private static func rethrow<Value>(_ error: any Error) throws -> Value {
+        guard let redis = error as? RedisError else { throw error }
+        if let message = redis.serverMessage, message.hasPrefix(HeraldFunctionLibrary.refusalPrefix) {
+            throw BrokerError.refused(String(message.dropFirst(HeraldFunctionLibrary.refusalPrefix.count)).trimmingCharacters(in: .whitespaces))
+        }
+        throw BrokerError.unavailable("\(redis)")
     }
 
     /// Loads the function library once the command connection is up, so backends can FCALL it

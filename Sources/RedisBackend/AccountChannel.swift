@@ -1,3 +1,6 @@
+import HeraldBroker
+import HeraldProtocol
+import PubSubBridge
 /// The Redis pub/sub channel of an account, `herald:{A}`: the hash tag keeps every key of the
 /// account on one Redis Cluster slot, and every other key of the account derives from it.
 public enum AccountChannel {

@@ -1,3 +1,4 @@
+import HeraldProtocol
 /// The answer to a history read: the events after an offset, or the news that they cannot be recovered.
 public struct HistoryPage: Sendable, Equatable {
     /// The account's current epoch; `nil` when the account has none (no history at all).

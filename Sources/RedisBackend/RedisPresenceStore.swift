@@ -1,5 +1,8 @@
+import HeraldBroker
+import HeraldProtocol
 import Logging
 import NIOCore
+import Presence
 import PubSubBridge
 
 /// Presence and typing in Redis keys with TTLs, through the `herald_presence` function library,

@@ -1,7 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
-import PubSubBridge
+import HeraldProtocol
 
 /// An in-process broker for a single node without Redis (the development default), with the
 /// same history rules as the Redis functions.
@@ -64,7 +64,7 @@ public final class EmbeddedBroker: EventBroker {
                 var stored: HistoryEvent?
                 if history {
                     stored = state.histories[account, default: EmbeddedHistory(epoch: epoch)].append(payload, nowMilliseconds: now, window: window)
-                    guard stored != nil else { throw RedisError.serverError("ERR herald: event must be a JSON object") }
+                    guard stored != nil else { throw BrokerError.refused("the event must be a JSON object") }
                 }
                 return (state.deliver, state.interest[account] != nil, stored)
             }

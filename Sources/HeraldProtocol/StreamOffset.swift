@@ -27,7 +27,7 @@ public struct StreamOffset: Sendable, Hashable, Comparable, LosslessStringConver
     }
 
     /// Builds an offset from an epoch and a stream entry id `"<ms>-<seq>"`; `nil` if the id is malformed.
-    init?(epoch: String, streamID: Substring) {
+    public init?(epoch: String, streamID: Substring) {
         let parts = streamID.split(separator: "-", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 2, let milliseconds = Self.decimal(parts[0]), let sequence = Self.decimal(parts[1]) else {
             return nil

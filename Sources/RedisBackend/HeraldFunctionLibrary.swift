@@ -1,9 +1,15 @@
+import HeraldBroker
+import HeraldProtocol
+import PubSubBridge
 /// The `herald` Redis FUNCTION library (Lua) with one node's ``HistoryWindow`` baked in.
 ///
 /// Baking the window in lets backends publish with nothing but the event:
 /// `redis-cli FCALL herald_publish 1 'herald:{42}' '{"type":"x"}'`. ``version`` names the code revision and
 /// the window, so a node reloads the library only when it differs from what Redis has.
 struct HeraldFunctionLibrary: Sendable, Equatable {
+    /// How the library's error replies begin when it refuses an event or a request.
+    static let refusalPrefix = "ERR herald:"
+
     /// Bump when the Lua code changes, so running nodes replace an older library.
     static let revision = 2
 

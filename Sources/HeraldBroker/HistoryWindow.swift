@@ -15,7 +15,7 @@ public struct HistoryWindow: Sendable, Equatable {
     }
 
     /// `maxAge` in whole milliseconds, as Redis takes it.
-    var maxAgeMilliseconds: Int64 {
+    public var maxAgeMilliseconds: Int64 {
         self.maxAge.nanoseconds / 1_000_000
     }
 }

@@ -1,0 +1,44 @@
+import HeraldBroker
+import Logging
+import NIOCore
+import Presence
+
+/// What a node runs on: the broker events come from and go to, and the store presence lives in.
+/// The executable chooses it (Redis, or embedded for a single node) and hands the node a factory,
+/// so the node itself knows neither Redis nor URLs.
+public struct NodeBackend: Sendable {
+    /// What a factory gets from the node.
+    public struct Context: Sendable {
+        /// One of the node's event loops, for the backend's connections and timers.
+        public var eventLoop: EventLoop
+        /// Presence entry and typing timing, as the node uses it.
+        public var presenceTiming: PresenceTiming
+        public var logger: Logger
+    }
+
+    /// Builds a backend when the node starts.
+    public typealias Factory = @Sendable (Context) throws -> NodeBackend
+
+    public var broker: any EventBroker
+    public var presenceStore: any PresenceStore
+    /// Named in logs, e.g. `redis` or `embedded`.
+    public var name: String
+
+    public init(broker: any EventBroker, presenceStore: any PresenceStore, name: String) {
+        self.broker = broker
+        self.presenceStore = presenceStore
+        self.name = name
+    }
+
+    /// The single-node backend: the embedded broker, and presence in memory whose events go
+    /// through that broker.
+    public static func embedded(window: HistoryWindow = HistoryWindow()) -> Factory {
+        { context in
+            let broker = EmbeddedBroker(eventLoop: context.eventLoop, window: window)
+            let presence = MemoryPresenceStore(eventLoop: context.eventLoop, timing: context.presenceTiming) { account, event in
+                _ = broker.publish(account: account, payload: event, history: false)
+            }
+            return NodeBackend(broker: broker, presenceStore: presence, name: "embedded")
+        }
+    }
+}
