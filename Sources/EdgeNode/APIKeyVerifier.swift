@@ -13,6 +13,17 @@ struct APIKeyVerifier: Sendable {
 
     var isEnabled: Bool { !digests.isEmpty }
 
+    /// The 401 for a request without a valid key (also when no key is configured), else nil.
+    func refusal(for head: HTTPRequestHead) -> HTTPRefusal? {
+        do throws(AuthenticationError) {
+            guard isEnabled else { throw .badAPIKey }
+            try check(head.headers)
+            return nil
+        } catch {
+            return HTTPRefusal(error)
+        }
+    }
+
     func check(_ headers: HTTPHeaders) throws(AuthenticationError) {
         guard let authorization = headers.first(name: "authorization") else { throw .missingAPIKey }
         let parts = authorization.split(separator: " ", maxSplits: 1)

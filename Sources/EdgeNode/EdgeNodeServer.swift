@@ -84,10 +84,7 @@ public final class EdgeNodeServer: Service, Sendable {
             readinessChanged: { ready in logger.info("broker \(ready ? "ready" : "unavailable")") }
         )
 
-        let http = HTTPRequestHandler.Dependencies(
-            broker: broker, apiKeys: APIKeyVerifier(keys: configuration.apiKeys), metrics: metrics,
-            readiness: readiness, presence: presence, maxBodyBytes: configuration.maxRequestBodyBytes,
-            requestTimeout: configuration.handshakeTimeout)
+        let http = makeRouter(broker: broker, readiness: readiness, presence: presence)
         presence.start()
         let upgrade = UpgradeContext(
             authenticator: authenticator, readiness: readiness, fanOut: fanOut, broker: broker, presence: presence,
@@ -133,6 +130,21 @@ public final class EdgeNodeServer: Service, Sendable {
         logger.info("edge node stopped")
     }
 
+    /// The HTTP side of the node: one endpoint per route.
+    private func makeRouter(broker: any EventBroker, readiness: NodeReadiness, presence: PresenceTracker) -> HTTPRouter {
+        let apiKeys = APIKeyVerifier(keys: configuration.apiKeys)
+        var router = HTTPRouter()
+        router.add(.GET, "/healthz", HealthEndpoint())
+        router.add(.GET, "/readyz", ReadinessEndpoint(readiness: readiness))
+        router.add(.GET, "/metrics", MetricsEndpoint(metrics: metrics))
+        for (path, batch) in [("/api/v1/publish", false), ("/api/v1/publish/batch", true)] {
+            router.add(.POST, path, PublishEndpoint(
+                broker: broker, apiKeys: apiKeys, metrics: metrics, maxBodyBytes: configuration.maxRequestBodyBytes, batch: batch))
+        }
+        router.add(.GET, "/api/v1/accounts/{account}/presence", PresenceEndpoint(presence: presence, apiKeys: apiKeys))
+        return router
+    }
+
     /// Readiness off, clients closed with 1012 in batches over half the drain timeout, then the
     /// listener closes: as soon as every client is gone, or when the drain timeout runs out.
     private func drain(serverChannel: Channel, shards: [NIOLoopBound<ConnectionShard>], readiness: NodeReadiness) {
@@ -169,9 +181,9 @@ private struct UpgradeContext: Sendable {
     let configuration: EdgeNodeConfiguration
     let serial: ManagedAtomic<UInt64>
 
-    func configure(channel: Channel, http: HTTPRequestHandler.Dependencies) throws {
+    func configure(channel: Channel, http: HTTPRouter) throws {
         let slot = NIOLoopBound(HandshakeSlot(), eventLoop: channel.eventLoop)
-        let httpHandler = HTTPRequestHandler(dependencies: http, slot: slot.value)
+        let httpHandler = HTTPRequestHandler(router: http, requestTimeout: configuration.handshakeTimeout, slot: slot.value)
         let boundHTTPHandler = NIOLoopBound(httpHandler, eventLoop: channel.eventLoop)
         let upgrader = NIOWebSocketServerUpgrader(
             maxFrameSize: configuration.maxClientMessageBytes,

@@ -26,10 +26,11 @@ public enum TestHTTPClient {
         try await request(method, port: port, path: path, headers: headers, bodyBytes: body.map { Array($0.utf8) }, timeout: timeout)
     }
 
-    /// Sends one request whose body is raw bytes (which need not be valid UTF-8).
+    /// Sends one request whose body is raw bytes (which need not be valid UTF-8). With
+    /// `headOnly`, only the head goes out (its headers may announce a body that never comes).
     public static func request(
         _ method: HTTPMethod, port: Int, path: String, headers: [(String, String)] = [], bodyBytes body: [UInt8]?,
-        timeout: TimeAmount = .seconds(10)
+        headOnly: Bool = false, timeout: TimeAmount = .seconds(10)
     ) async throws -> Response {
         let group = MultiThreadedEventLoopGroup.singleton
         let promise = group.next().makePromise(of: Response.self)
@@ -55,8 +56,12 @@ public enum TestHTTPClient {
         for (name, value) in headers { head.headers.add(name: name, value: value) }
         if let body { head.headers.add(name: "content-length", value: String(body.count)) }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        if headOnly {
+            channel.flush()
+        } else {
+            if let body { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        }
         let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer {
             timer.cancel()

@@ -1,0 +1,55 @@
+import Foundation
+import HeraldBroker
+import HeraldProtocol
+import NIOCore
+import NIOHTTP1
+
+/// `POST /api/v1/publish` and `POST /api/v1/publish/batch`: events from a backend, validated
+/// once and published through the broker (with history unless asked otherwise).
+struct PublishEndpoint: HTTPEndpoint {
+    let broker: any EventBroker
+    let apiKeys: APIKeyVerifier
+    let metrics: NodeMetrics
+    let maxBodyBytes: Int
+    /// `{"events": [...]}` with per-event results, rather than one event.
+    let batch: Bool
+
+    /// The most events one batch request may carry.
+    static let maximumBatchSize = 1000
+
+    func admit(_ head: HTTPRequestHead, parameters: [String]) -> HTTPRefusal? {
+        apiKeys.refusal(for: head)
+    }
+
+    func respond(to request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {
+        let requests: [PublishRequest]
+        do throws(HTTPRefusal) {
+            requests = batch
+                ? try PublishRequest.parseBatch(body: request.body, maximumCount: Self.maximumBatchSize)
+                : [try PublishRequest.parse(body: request.body)]
+        } catch {
+            return eventLoop.makeSucceededFuture(HTTPResponse(error))
+        }
+        let publishes = requests.map { request in
+            broker.publish(account: request.account, payload: ByteBuffer(bytes: request.event), history: request.history)
+        }
+        let (metrics, batch) = (self.metrics, self.batch)
+        return EventLoopFuture.whenAllComplete(publishes, on: eventLoop).map { results in
+            let answers = results.map { result -> (status: HTTPResponseStatus, body: [String: Any]) in
+                switch result {
+                case .success(let receipt):
+                    metrics.publishes.increment()
+                    return (.ok, ["offset": receipt.offset ?? NSNull(), "nodes": receipt.nodes ?? NSNull()])
+                case .failure(let error as BrokerError) where error.isRefusal:
+                    metrics.publishFailures.increment()
+                    return (.badRequest, ["error": ErrorCode.badRequest.rawValue, "message": "\(error)"])
+                case .failure(let error):
+                    metrics.publishFailures.increment()
+                    return (.serviceUnavailable, ["error": ErrorCode.unavailable.rawValue, "message": "\(error)"])
+                }
+            }
+            if batch { return .json(.ok, ["results": answers.map(\.body)]) }
+            return .json(answers[0].status, answers[0].body)
+        }
+    }
+}
