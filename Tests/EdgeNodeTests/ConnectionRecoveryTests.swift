@@ -15,7 +15,8 @@ struct ConnectionRecoveryTests {
     private func event(_ milliseconds: UInt64?, channel: String? = nil, epoch: String = "e1") -> OutboundEvent {
         let payload = ByteBuffer(string: #"{"type":"x"}"#)
         return OutboundEvent(
-            frame: payload, routing: EventRouting(channel: channel.map { RoutingKey($0) }), offset: milliseconds.map { offset($0, epoch: epoch) })
+            frames: [payload], routing: EventRouting(channel: channel.map { RoutingKey($0) }), offset: milliseconds.map { offset($0, epoch: epoch) },
+            size: payload.readableBytes)
     }
 
     private func history(_ items: [(UInt64, String?)], hasMore: Bool = false) -> HistoryPage {

@@ -17,6 +17,7 @@ final class EventFanOut: Sendable {
     private let metrics: NodeMetrics
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
+    private let encodings: FrameEncodings
     private let dropLog = LogThrottle<EventRouting.DropReason>(interval: EventFanOut.dropLogInterval)
 
     /// History events read per catch-up request.
@@ -28,9 +29,10 @@ final class EventFanOut: Sendable {
 
     init(
         shards: [NIOLoopBound<ConnectionShard>], interest: AccountInterest, broker: any EventBroker,
-        presence: PresenceTracker, metrics: NodeMetrics, logger: Logger
+        presence: PresenceTracker, encodings: FrameEncodings, metrics: NodeMetrics, logger: Logger
     ) {
         self.shards = shards
+        self.encodings = encodings
         self.interest = interest
         self.broker = broker
         self.presence = presence
@@ -61,7 +63,7 @@ final class EventFanOut: Sendable {
         let offset = routing.offset.flatMap(StreamOffset.init)
         switch interest.admit(account: account, payload: payload, offset: offset) {
         case .deliver(let mask):
-            send(OutboundEvent(frame: WebSocketTextFrame.encode(payload, allocator: allocator), routing: routing, offset: offset), to: account, shards: mask)
+            send(outbound(payload, routing: routing, offset: offset), to: account, shards: mask)
         case .overflow:
             logger.warning("catch-up held too many live events; reporting a gap", metadata: ["account": "\(account)"])
             abandonCatchUp(account: account)
@@ -79,6 +81,13 @@ final class EventFanOut: Sendable {
             "account": "\(account)", "event.drop_reason": "\(rejection.reason.rawValue)", "event.problem": "\(rejection.detail)",
             "event.bytes": "\(bytes)", "log.suppressed": "\(suppressed)",
         ])
+    }
+
+    /// The event encoded once for every transport, with its routing.
+    private func outbound(_ payload: ByteBuffer, routing: EventRouting, offset: StreamOffset?) -> OutboundEvent {
+        OutboundEvent(
+            frames: encodings.encode(payload, offset: offset, allocator: allocator), routing: routing, offset: offset,
+            size: payload.readableBytes)
     }
 
     private func send(_ event: OutboundEvent, to account: String, shards mask: UInt64) {
@@ -133,7 +142,7 @@ final class EventFanOut: Sendable {
         guard let routing = EventRouting.decode(event.payload.readableBytesView),
             case .deliver(let mask) = interest.admitRecovered(account: catchUp.account, offset: event.offset, generation: catchUp.generation)
         else { return }
-        send(OutboundEvent(frame: WebSocketTextFrame.encode(event.payload, allocator: allocator), routing: routing, offset: event.offset), to: catchUp.account, shards: mask)
+        send(outbound(event.payload, routing: routing, offset: event.offset), to: catchUp.account, shards: mask)
     }
 
     /// Reports the gap to the account's clients here, then lets the held live events through.
@@ -148,6 +157,6 @@ final class EventFanOut: Sendable {
         let message = ServerMessage.recovery(recovered: false, count: 0, reason: "history_lost").encoded()
         let payload = ByteBuffer(bytes: message)
         guard case .deliver(let mask) = interest.admit(account: account, payload: payload, offset: nil) else { return }
-        send(OutboundEvent(frame: WebSocketTextFrame.encode(payload, allocator: allocator), routing: EventRouting(), offset: nil), to: account, shards: mask)
+        send(outbound(payload, routing: EventRouting(), offset: nil), to: account, shards: mask)
     }
 }

@@ -9,10 +9,10 @@ import NIOCore
 /// bursts of events cost one syscall per connection rather than one per event.
 final class ConnectionShard {
     private struct Members {
-        var all: [ObjectIdentifier: WebSocketConnectionHandler] = [:]
+        var all: [ObjectIdentifier: any EventRecipient] = [:]
         /// Keyed by exact UTF-8 bytes: `String` keys would merge the NFC and NFD spellings of one id.
-        var byUser: [RoutingKey: [ObjectIdentifier: WebSocketConnectionHandler]] = [:]
-        var byChannel: [RoutingKey: [ObjectIdentifier: WebSocketConnectionHandler]] = [:]
+        var byUser: [RoutingKey: [ObjectIdentifier: any EventRecipient]] = [:]
+        var byChannel: [RoutingKey: [ObjectIdentifier: any EventRecipient]] = [:]
     }
 
     let eventLoop: EventLoop
@@ -22,7 +22,7 @@ final class ConnectionShard {
     private let readiness: NodeReadiness
     private let presence: PresenceTracker
     private var accounts: [String: Members] = [:]
-    private var pendingFlush: [WebSocketConnectionHandler] = []
+    private var pendingFlush: [any EventRecipient] = []
     private var flushScheduled = false
     private var idleSweep: RepeatedTask?
 
@@ -38,7 +38,7 @@ final class ConnectionShard {
     /// Registers `connection` with its sub-channels and returns the offset after which the node
     /// delivers every event of the account here (nil when unknown): a connection that started
     /// before it must replay the difference itself.
-    func add(_ connection: WebSocketConnectionHandler, start: StreamOffset?) -> StreamOffset? {
+    func add(_ connection: any EventRecipient, start: StreamOffset?) -> StreamOffset? {
         let account = connection.identity.account
         let coverage = interest.join(account: account, shard: index, start: start)
         let id = ObjectIdentifier(connection)
@@ -57,7 +57,7 @@ final class ConnectionShard {
         interest.delivered(account: account)
     }
 
-    func remove(_ connection: WebSocketConnectionHandler) {
+    func remove(_ connection: any EventRecipient) {
         let account = connection.identity.account
         let id = ObjectIdentifier(connection)
         guard var members = accounts[account], members.all.removeValue(forKey: id) != nil else { return }
@@ -78,13 +78,13 @@ final class ConnectionShard {
         }
     }
 
-    func subscribe(_ connection: WebSocketConnectionHandler, to channel: String) {
+    func subscribe(_ connection: any EventRecipient, to channel: String) {
         let account = connection.identity.account
         guard accounts[account] != nil else { return }
         accounts[account]!.byChannel[RoutingKey(channel), default: [:]][ObjectIdentifier(connection)] = connection
     }
 
-    func unsubscribe(_ connection: WebSocketConnectionHandler, from channel: String) {
+    func unsubscribe(_ connection: any EventRecipient, from channel: String) {
         let account = connection.identity.account
         let channel = RoutingKey(channel)
         accounts[account]?.byChannel[channel]?.removeValue(forKey: ObjectIdentifier(connection))
@@ -95,7 +95,7 @@ final class ConnectionShard {
     func deliver(_ event: OutboundEvent, to account: String) {
         guard let members = accounts[account] else { return }
         let routing = event.routing
-        let candidates: [ObjectIdentifier: WebSocketConnectionHandler]
+        let candidates: [ObjectIdentifier: any EventRecipient]
         if let user = routing.user {
             candidates = members.byUser[user, default: [:]]
         } else if let channel = routing.channel {
@@ -113,7 +113,7 @@ final class ConnectionShard {
     }
 
     /// Queues `connection` for the shard's next flush pass.
-    func needsFlush(_ connection: WebSocketConnectionHandler) {
+    func needsFlush(_ connection: any EventRecipient) {
         pendingFlush.append(connection)
         guard !flushScheduled else { return }
         flushScheduled = true

@@ -98,7 +98,7 @@ struct ConnectionRecovery {
     mutating func live(_ event: OutboundEvent) -> LiveDecision {
         if replay != nil {
             replay!.held.append(event)
-            replay!.heldBytes += event.frame.readableBytes
+            replay!.heldBytes += event.size
             return replay!.heldBytes > maxHeldBytes ? .overflow : .hold
         }
         guard let offset = event.offset else { return .write }

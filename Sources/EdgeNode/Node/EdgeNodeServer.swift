@@ -76,7 +76,10 @@ public final class EdgeNodeServer: Service, Sendable {
             }.get())
         }
         let loopShards = shards
-        let fanOut = EventFanOut(shards: loopShards, interest: interest, broker: broker, presence: presence, metrics: metrics, logger: logger)
+        var encodings = FrameEncodings()
+        let webSocketEncoding = encodings.register(FrameEncodings.webSocket)
+        let fanOut = EventFanOut(
+            shards: loopShards, interest: interest, broker: broker, presence: presence, encodings: encodings, metrics: metrics, logger: logger)
         let logger = self.logger
         broker.start(
             deliver: { account, payload in fanOut.deliver(account: account, payload: payload) },
@@ -86,10 +89,15 @@ public final class EdgeNodeServer: Service, Sendable {
 
         let http = makeRouter(broker: broker, readiness: readiness, presence: presence)
         presence.start()
-        let upgrade = UpgradeContext(
-            authenticator: authenticator, readiness: readiness, fanOut: fanOut, broker: broker, presence: presence,
-            metrics: metrics, logger: logger,
-            configuration: configuration, serial: connectionSerial)
+        let admission = SessionAdmission(authenticator: authenticator, readiness: readiness, broker: broker, metrics: metrics)
+        let sessions = SessionFactory(
+            configuration: configuration, fanOut: fanOut, broker: broker, presence: presence, metrics: metrics, logger: logger,
+            serial: connectionSerial)
+        let initializer = ConnectionInitializer(
+            router: http,
+            webSocket: WebSocketUpgrade(
+                admission: admission, sessions: sessions, encoding: webSocketEncoding, maxMessageBytes: configuration.maxClientMessageBytes),
+            requestTimeout: configuration.handshakeTimeout)
 
         let serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -101,7 +109,7 @@ public final class EdgeNodeServer: Service, Sendable {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.outboundBufferBytes / 2, high: configuration.outboundBufferBytes))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try upgrade.configure(channel: channel, http: http)
+                    try initializer.configure(channel: channel)
                 }
             }
             .bind(host: configuration.host, port: configuration.port)
@@ -165,101 +173,5 @@ public final class EdgeNodeServer: Service, Sendable {
             }
         }
         loop.execute { check() }
-    }
-}
-
-/// Builds each connection's pipeline: HTTP/1.1 with the WebSocket upgrader, whose decision runs
-/// the handshake checks, and the WebSocket handlers once upgraded.
-private struct UpgradeContext: Sendable {
-    let authenticator: HandshakeAuthenticator
-    let readiness: NodeReadiness
-    let fanOut: EventFanOut
-    let broker: any EventBroker
-    let presence: PresenceTracker
-    let metrics: NodeMetrics
-    let logger: Logger
-    let configuration: EdgeNodeConfiguration
-    let serial: ManagedAtomic<UInt64>
-
-    func configure(channel: Channel, http: HTTPRouter) throws {
-        let slot = NIOLoopBound(HandshakeSlot(), eventLoop: channel.eventLoop)
-        let httpHandler = HTTPRequestHandler(router: http, requestTimeout: configuration.handshakeTimeout, slot: slot.value)
-        let boundHTTPHandler = NIOLoopBound(httpHandler, eventLoop: channel.eventLoop)
-        let upgrader = NIOWebSocketServerUpgrader(
-            maxFrameSize: configuration.maxClientMessageBytes,
-            // Protocol errors are answered by WebSocketConnectionHandler (one handler less per connection).
-            automaticErrorHandling: false,
-            shouldUpgrade: { channel, head in self.shouldUpgrade(channel: channel, head: head, slot: slot) },
-            upgradePipelineHandler: { channel, _ in
-                channel.eventLoop.makeCompletedFuture { try self.upgraded(channel: channel, slot: slot) }
-            }
-        )
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withServerUpgrade: (
-                upgraders: [upgrader],
-                completionHandler: { context in
-                    context.pipeline.syncOperations.removeHandler(boundHTTPHandler.value, promise: nil)
-                }
-            )
-        )
-        try channel.pipeline.syncOperations.addHandler(httpHandler)
-    }
-
-    private func shouldUpgrade(channel: Channel, head: HTTPRequestHead, slot: NIOLoopBound<HandshakeSlot>) -> EventLoopFuture<HTTPHeaders?> {
-        if readiness.isDraining || !readiness.brokerReady {
-            metrics.handshakesRefused.increment()
-            slot.value.refusal = HTTPRefusal(
-                status: .serviceUnavailable, code: readiness.isDraining ? .draining : .unavailable,
-                message: readiness.isDraining ? "this node is draining: reconnect" : "the broker is unavailable: retry shortly")
-            return channel.eventLoop.makeSucceededFuture(nil)
-        }
-        let promise = channel.eventLoop.makePromise(of: HandshakeAuthenticator.Acceptance.self)
-        let authenticator = self.authenticator
-        promise.completeWithTask { try await authenticator.authenticate(head) }
-        let metrics = self.metrics
-        let broker = self.broker
-        // Where the client starts in history: the node owes it every event after this offset, so
-        // without one (Redis unreachable or stalled) the upgrade is refused with 503.
-        let positioned = promise.futureResult.flatMap { acceptance in
-            broker.position(account: acceptance.identity.account)
-                .flatMapErrorThrowing { error -> StreamOffset in
-                    throw HTTPRefusal(status: .serviceUnavailable, code: .unavailable, message: "the broker is unavailable: retry shortly")
-                }
-                .map { offset -> HandshakeAuthenticator.Acceptance in
-                    var acceptance = acceptance
-                    acceptance.offset = offset.description
-                    return acceptance
-                }
-                .hop(to: channel.eventLoop)
-        }
-        return positioned.map { acceptance -> HTTPHeaders? in
-            slot.value.acceptance = acceptance
-            var headers = HTTPHeaders()
-            if let subprotocol = acceptance.subprotocol { headers.add(name: "sec-websocket-protocol", value: subprotocol) }
-            return headers
-        }.recover { error -> HTTPHeaders? in
-            metrics.handshakesRefused.increment()
-            let refusal = (error as? HTTPRefusal) ?? (error as? AuthenticationError).map(HTTPRefusal.init)
-                ?? HTTPRefusal(status: .unauthorized, code: .unauthorized, message: "authentication failed")
-            slot.value.refusal = refusal
-            return nil
-        }
-    }
-
-    private func upgraded(channel: Channel, slot: NIOLoopBound<HandshakeSlot>) throws {
-        guard let acceptance = slot.value.acceptance, let shard = fanOut.shard(for: channel.eventLoop) else {
-            throw ChannelError.inappropriateOperationForState
-        }
-        let serial = self.serial.wrappingIncrementThenLoad(ordering: .relaxed)
-        let settings = WebSocketConnectionHandler.Settings(
-            connectionID: "\(configuration.nodeID)-\(serial)", nodeID: configuration.nodeID,
-            heartbeatSeconds: configuration.heartbeatSeconds, maxSubscriptions: configuration.maxSubscriptionsPerConnection,
-            messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst,
-            startOffset: acceptance.offset.flatMap(StreamOffset.init), channels: acceptance.channels,
-            since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents,
-            maxHeldBytes: configuration.outboundBufferBytes)
-        try WebSocketFramePipeline.addHandlers(to: channel.pipeline.syncOperations, maxMessageBytes: configuration.maxClientMessageBytes)
-        try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(
-            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics, logger: logger))
     }
 }

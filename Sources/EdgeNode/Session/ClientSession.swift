@@ -55,6 +55,25 @@ struct ClientSession: Sendable {
         self.limiter = MessageRateLimiter(perSecond: messagesPerSecond, burst: burst, now: now)
     }
 
+    /// What to do with a transport-level ping (a WebSocket ping frame).
+    enum PingAdmission: Equatable, Sendable {
+        case answer
+        /// Over the rate: not answered.
+        case drop
+        /// A flood that ignored the limit: end the connection.
+        case close(CloseCode, reason: String)
+    }
+
+    /// Counts a transport-level ping against flood control like any message, so pings cannot
+    /// make the node write without bound.
+    mutating func admitPing(now: NIODeadline) -> PingAdmission {
+        switch limiter.admit(now: now) {
+        case .allow: return .answer
+        case .refuse: return .drop
+        case .disconnect: return .close(.policyViolation, reason: "ping flood")
+        }
+    }
+
     /// Handles one complete text message.
     mutating func receive(text: some Collection<UInt8>, now: NIODeadline) -> [Action] {
         switch limiter.admit(now: now) {

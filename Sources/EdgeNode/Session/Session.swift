@@ -1,0 +1,331 @@
+import HeraldBroker
+import HeraldProtocol
+import Logging
+import NIOCore
+import Presence
+
+/// One client's session, whatever the transport: its identity, the client protocol and flood
+/// control (``ClientSession``), its place in history (``ConnectionRecovery``), and the one
+/// outbound path every frame takes. The shard holds it as an ``EventRecipient``; its transport
+/// hands it what the client sends and writes what it asks for.
+///
+/// Every frame — events, replies, pongs, errors, replays — goes out through ``admitOutbound()``:
+/// a connection whose transport is still over its outbound limit is closed with 4001, so one
+/// client can hold at most the limit plus one frame (or one replay page) of the node's memory.
+/// Confined to its event loop.
+final class Session: EventRecipient {
+    /// Limits and identity for one connection.
+    struct Settings: Sendable {
+        var connectionID: String
+        var nodeID: String
+        var heartbeatSeconds: Int
+        var maxSubscriptions: Int
+        var messagesPerSecond: Int
+        var messageBurst: Int
+        /// The account's history position at connect time, sent in the `connected` frame: the
+        /// connection is owed every event after it.
+        var startOffset: StreamOffset?
+        /// Sub-channels named at connect (`?channels=`), joined before anything is sent.
+        var channels: Set<String> = []
+        /// `?since=` from the connect request: replay from there right after `connected`.
+        var since: String?
+        var maxReplayEvents: Int
+        /// Bytes of live events held during a replay before the client counts as too slow.
+        var maxHeldBytes: Int
+    }
+
+    private enum State { case open, closed }
+
+    let identity: ClientIdentity
+    private let settings: Settings
+    private let shard: ConnectionShard
+    private let broker: any EventBroker
+    private let presence: PresenceTracker
+    private let metrics: NodeMetrics
+    private let logger: Logger
+    private let eventLoop: EventLoop
+    private var client: ClientSession
+    private var recovery: ConnectionRecovery
+    /// A replay page to request once the transport is writable again.
+    private var pendingRead: (after: StreamOffset, limit: Int)?
+    private var state = State.open
+    private var awaitingFlush = false
+    private var registered = false
+    private weak var transport: (any SessionTransport)?
+    private(set) var lastActivity: NIODeadline
+
+    init(
+        identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker,
+        presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop
+    ) {
+        let now = NIODeadline.now()
+        self.identity = identity
+        self.settings = settings
+        self.shard = shard
+        self.broker = broker
+        self.presence = presence
+        self.metrics = metrics
+        self.logger = logger
+        self.eventLoop = eventLoop
+        self.lastActivity = now
+        self.client = ClientSession(
+            identity: identity, maxSubscriptions: settings.maxSubscriptions,
+            messagesPerSecond: settings.messagesPerSecond, burst: settings.messageBurst, now: now,
+            typingTTL: .milliseconds(presence.timing.typingTTL), channels: settings.channels)
+        self.recovery = ConnectionRecovery(
+            start: settings.startOffset, maxReplayEvents: settings.maxReplayEvents, maxHeldBytes: settings.maxHeldBytes)
+    }
+
+    var subscribedChannels: Set<String> { client.subscriptions }
+
+    var presenceMember: PresenceMember { PresenceMember(user: identity.user, connection: settings.connectionID) }
+
+    func isSubscribed(to channel: String) -> Bool { client.subscriptions.contains(channel) }
+
+    // MARK: Life cycle (called by the transport)
+
+    /// The connection is open on `transport`: sends `connected`, joins the fan-out, and starts
+    /// the replay the connection is owed (its `since`, or the gap between handshake and joining).
+    func start(on transport: any SessionTransport) {
+        self.transport = transport
+        send(.connected(
+            connectionID: settings.connectionID, node: settings.nodeID, account: identity.account,
+            user: identity.user, heartbeat: settings.heartbeatSeconds, offset: settings.startOffset?.description))
+        metrics.connections.increment()
+        metrics.connectionsOpened.increment()
+        registered = true
+        let coverage = shard.add(self, start: settings.startOffset)
+        if let since = settings.since {
+            resume(since: since)
+        } else if let start = settings.startOffset, ConnectionRecovery.isBehind(start, coverage) {
+            // Events published between the handshake and joining the fan-out went to the
+            // account's other connections already: replay them for this one.
+            begin(.joinGap, after: start)
+        }
+    }
+
+    /// The connection is gone: stop deliveries (safe to call more than once).
+    func transportClosed() {
+        state = .closed
+        guard registered else { return }
+        registered = false
+        shard.remove(self)
+        metrics.connections.decrement()
+    }
+
+    /// One complete text message from the client.
+    func receive(text: some Collection<UInt8>) {
+        lastActivity = .now()
+        guard state == .open else { return }
+        for action in client.receive(text: text, now: lastActivity) { perform(action) }
+    }
+
+    /// A transport-level ping: answered through the outbound path, and counted in flood control
+    /// like any message (a ping flood is dropped, then closed with 1008).
+    func receivePing(_ payload: ByteBuffer) {
+        lastActivity = .now()
+        guard state == .open else { return }
+        switch client.admitPing(now: lastActivity) {
+        case .answer:
+            guard admitOutbound() else { return }
+            transport?.writePong(payload)
+        case .drop:
+            break
+        case .close(let code, let reason):
+            close(code: code, reason: reason)
+        }
+    }
+
+    /// Anything else the client sent that shows it is alive (pongs, control frames).
+    func receivedActivity() {
+        lastActivity = .now()
+    }
+
+    /// The transport can take more: continue a replay that waited for it.
+    func writabilityChanged(isWritable: Bool) {
+        guard isWritable, let read = pendingRead else { return }
+        pendingRead = nil
+        requestPage(after: read.after, limit: read.limit)
+    }
+
+    // MARK: Outbound
+
+    /// The single gate of every frame: false (and the connection closed with 4001) when the
+    /// transport is over its outbound limit after flushing what this session queued itself.
+    private func admitOutbound() -> Bool {
+        guard state == .open, let transport else { return false }
+        if !transport.isWritable && awaitingFlush {
+            // Our own unflushed burst, not the client, may be what crossed the limit.
+            awaitingFlush = false
+            transport.flush()
+        }
+        guard transport.isWritable else {
+            closeSlowConsumer()
+            return false
+        }
+        return true
+    }
+
+    private func send(_ message: ServerMessage) {
+        if case .error = message { metrics.clientErrors.increment() }
+        guard admitOutbound() else { return }
+        transport?.writeMessage(message)
+        transport?.flush()
+    }
+
+    /// Queues an event (or holds it while a replay runs); returns false when the connection did
+    /// not take it. Flushes are coalesced per shard pass.
+    func write(_ event: OutboundEvent) -> Bool {
+        guard state == .open, let transport else { return false }
+        switch recovery.live(event) {
+        case .write:
+            break
+        case .drop, .hold:
+            return true
+        case .overflow:
+            closeSlowConsumer()
+            return false
+        }
+        guard admitOutbound() else { return false }
+        transport.writeEncoded(event.frame(for: transport.encoding))
+        if !awaitingFlush {
+            awaitingFlush = true
+            shard.needsFlush(self)
+        }
+        return true
+    }
+
+    func flush() {
+        awaitingFlush = false
+        transport?.flush()
+    }
+
+    private func closeSlowConsumer() {
+        metrics.slowConsumerCloses.increment()
+        logger.info("closing slow consumer", metadata: ["connection.id": "\(settings.connectionID)"])
+        close(code: .slowConsumer, reason: "outbound buffer full: reconnect")
+    }
+
+    /// Stops deliveries and ends the connection with `code`.
+    func close(code: CloseCode, reason: String) {
+        guard state == .open else { return }
+        transportClosed()
+        transport?.close(code: code, reason: reason)
+    }
+
+    // MARK: Client protocol
+
+    private func perform(_ action: ClientSession.Action) {
+        switch action {
+        case .send(let message):
+            send(message)
+        case .sendBareText(let text):
+            guard admitOutbound() else { return }
+            transport?.writeText(text)
+            transport?.flush()
+        case .subscribe(let channel, let since, let ref):
+            shard.subscribe(self, to: channel)
+            if !recoverChannel(channel, since: since, ref: ref), let ref { send(.ack(ref: ref)) }
+        case .unsubscribe(let channel):
+            shard.unsubscribe(self, from: channel)
+        case .resume(let since, _):
+            resume(since: since)
+        case .startTyping(let conversation):
+            presence.startTyping(account: identity.account, conversation: conversation, user: identity.user)
+        case .stopTyping(let conversation):
+            presence.stopTyping(account: identity.account, conversation: conversation, user: identity.user)
+        case .queryPresence(let ref):
+            presence.users(account: identity.account).hop(to: eventLoop).assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let users): self.send(.presenceState(users: users.map(PresenceTracker.entry), ref: ref))
+                case .failure: self.send(.error(code: .unavailable, message: "presence is unavailable: retry shortly", ref: ref))
+                }
+            }
+        case .close(let code, let reason):
+            close(code: code, reason: reason)
+        }
+    }
+
+    // MARK: History replay
+
+    private func resume(since: String) {
+        guard let offset = StreamOffset(since) else {
+            send(.recovery(recovered: false, count: 0, reason: "invalid_offset"))
+            return
+        }
+        begin(.resume, after: offset)
+    }
+
+    /// A channel just joined: its events since the connection's base (or the client's own
+    /// `since`) that went out before the subscription are replayed for it. Returns whether a
+    /// replay started (it sends the subscribe's ack when it ends).
+    private func recoverChannel(_ channel: String, since: String?, ref: MessageReference?) -> Bool {
+        if let since {
+            guard let offset = StreamOffset(since) else {
+                send(.recovery(recovered: false, count: 0, reason: "invalid_offset", channel: channel))
+                return false
+            }
+            begin(.channel(channel, reports: true, ref: ref), after: offset)
+            return true
+        } else if let base = recovery.channelReplayStart(nodeDelivered: shard.delivered(account: identity.account)) {
+            begin(.channel(channel, reports: recovery.resumed, ref: ref), after: base)
+            return true
+        }
+        return false
+    }
+
+    /// Starts a replay; subscription changes and resumes wait for its end.
+    private func begin(_ purpose: ConnectionRecovery.Purpose, after: StreamOffset) {
+        client.defersSubscriptionChanges = true
+        carry(recovery.begin(purpose, after: after))
+    }
+
+    private func carry(_ step: ConnectionRecovery.Step) {
+        switch step {
+        case .read(let after, let limit):
+            if transport?.isWritable == true {
+                requestPage(after: after, limit: limit)
+            } else {
+                pendingRead = (after, limit)
+            }
+        case .finish(let messages, let held):
+            client.defersSubscriptionChanges = false
+            for message in messages { send(message) }
+            for event in held { _ = write(event) }
+            performDeferred()
+        }
+    }
+
+    /// Reads one page; its events go out through the outbound path. A page is only read while
+    /// the transport is writable, so a replay streams at the speed the client reads.
+    private func requestPage(after: StreamOffset, limit: Int) {
+        broker.history(account: identity.account, after: after, limit: limit)
+            .hop(to: eventLoop)
+            .assumeIsolated()
+            .whenComplete { result in
+                guard self.state == .open, self.recovery.isReplaying else { return }
+                switch result {
+                case .failure:
+                    self.carry(self.recovery.fail(reason: "unavailable"))
+                case .success(let page):
+                    let (writes, next) = self.recovery.receive(page) { routing in
+                        routing.selects(user: self.identity.user, isSubscribed: self.isSubscribed(to:))
+                    }
+                    if !writes.isEmpty {
+                        guard self.admitOutbound(), let transport = self.transport else { return }
+                        for payload in writes { transport.writeEvent(payload) }
+                        transport.flush()
+                    }
+                    self.carry(next)
+                }
+            }
+    }
+
+    /// Handles the subscription changes and resumes that waited for a replay, in order, until
+    /// one of them starts another replay.
+    private func performDeferred() {
+        while state == .open, !recovery.isReplaying, let message = client.takeDeferred() {
+            for action in client.handle(message, now: .now()) { perform(action) }
+        }
+    }
+}
