@@ -86,6 +86,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most events one client recovery replays; a longer gap answers recovered:false. [HERALD_MAX_REPLAY]")
     var maxReplay: Int = environment("MAX_REPLAY").flatMap(Int.init) ?? 1000
 
+    @Option(help: "Least milliseconds between two resumes of one connection. [HERALD_RESUME_INTERVAL_MS]")
+    var resumeIntervalMs: Int = environment("RESUME_INTERVAL_MS").flatMap(Int.init) ?? 1000
+
     @Option(help: "Seconds a presence entry lives without a refresh (a dead node's users leave after it). [HERALD_PRESENCE_TTL_SECONDS]")
     var presenceTTLSeconds: Int = environment("PRESENCE_TTL_SECONDS").flatMap(Int.init) ?? 30
 
@@ -166,7 +169,7 @@ struct Serve: AsyncParsableCommand {
             maxSubscriptionsPerConnection: maxSubscriptions,
             handshakeTimeout: .seconds(Int64(handshakeTimeoutSeconds.clampedForTime)),
             drainTimeout: .seconds(Int64(drainSeconds.clampedForTime)), eventLoopCount: eventLoops,
-            maxReplayEvents: maxReplay,
+            maxReplayEvents: maxReplay, resumeInterval: .milliseconds(Int64(resumeIntervalMs.clampedForTime)),
             presenceTiming: PresenceTiming(
                 entryTTL: Int64(presenceTTLSeconds.clampedForTime) * 1000, refreshInterval: Int64(presenceRefreshSeconds.clampedForTime) * 1000,
                 typingTTL: Int64(typingTTLMs.clampedForTime)),
@@ -178,7 +181,7 @@ struct Serve: AsyncParsableCommand {
         "HEARTBEAT_SECONDS", "OUTBOUND_BUFFER_BYTES", "MAX_MESSAGE_BYTES", "MAX_REQUEST_BYTES", "CLIENT_RATE", "CLIENT_BURST",
         "MAX_SUBSCRIPTIONS", "HANDSHAKE_TIMEOUT_SECONDS", "SUBSCRIPTION_LINGER_MS", "DRAIN_SECONDS", "HISTORY_MAX_EVENTS",
         "HISTORY_MAX_AGE_SECONDS", "MAX_REPLAY", "PRESENCE_TTL_SECONDS", "PRESENCE_REFRESH_SECONDS", "TYPING_TTL_MS", "EVENT_LOOPS",
-        "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS",
+        "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS", "RESUME_INTERVAL_MS",
     ]
 }
 

@@ -99,3 +99,33 @@ struct ClientSessionDeferralTests {
         #expect(session.takeDeferred() == nil)
     }
 }
+
+@Suite("ClientSession costs a client can multiply")
+struct ClientSessionCostTests {
+    let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+
+    @Test func resumesAreSpacedAndTypingStatesExpireFromTheCap() {
+        var session = ClientSession(
+            identity: ClientIdentity(user: "alice", account: "42"), maxSubscriptions: 4, messagesPerSecond: 1000, burst: 1000,
+            now: start, typingTTL: .seconds(3))
+        let resume = Array(#"{"type":"resume","since":"a:1-0","id":1}"#.utf8)
+        #expect(session.receive(text: resume, now: start) == [.resume(since: "a:1-0", ref: .integer(1))])
+        guard case .send(.error(code: .rateLimited, _, ref: .integer(1)))? = session.receive(text: resume, now: start + .milliseconds(500)).first else {
+            Issue.record("a second resume within the interval must be refused")
+            return
+        }
+        #expect(session.receive(text: resume, now: start + .milliseconds(1500)) == [.resume(since: "a:1-0", ref: .integer(1))])
+
+        for conversation in 0..<ClientSession.maxTypingConversations {
+            #expect(session.receive(text: Array(#"{"type":"typing.start","conversation_id":"c\#(conversation)"}"#.utf8), now: start)
+                == [.startTyping(conversation: "c\(conversation)")])
+        }
+        let extra = Array(#"{"type":"typing.start","conversation_id":"late"}"#.utf8)
+        guard case .send(.error(code: .rateLimited, _, _))? = session.receive(text: extra, now: start + .seconds(1)).first else {
+            Issue.record("a 17th conversation within the TTL must be refused")
+            return
+        }
+        // Without explicit stops the states end after the TTL, and the tab can type again.
+        #expect(session.receive(text: extra, now: start + .seconds(4)) == [.startTyping(conversation: "late")])
+    }
+}

@@ -105,7 +105,7 @@ struct HistoryRecoveryTests {
     func unrecoverableOffsets() async throws {
         let redis = try await RedisServerProcess.start(extraArguments: ["--stream-node-max-entries", "5"])
         defer { redis.stop() }
-        let node = try await RunningNode.start(redisURL: redis.url, window: HistoryWindow(maxEvents: 10))
+        let node = try await RunningNode.start(redisURL: redis.url, window: HistoryWindow(maxEvents: 10)) { $0.resumeInterval = .zero }
         let token = try await Fixture.token()
         let client = try await node.connect(token: token)
         let probe = try await RedisProbe.connect(redis)

@@ -16,6 +16,7 @@ extension EdgeNodeConfiguration {
         try Self.check("HERALD_DRAIN_SECONDS", Int(drainTimeout.nanoseconds / 1_000_000_000), 1...3600)
         try Self.check("HERALD_EVENT_LOOPS", eventLoopCount, 1...64)
         try Self.check("HERALD_MAX_REPLAY", maxReplayEvents, 1...100_000)
+        try Self.check("HERALD_RESUME_INTERVAL_MS", Int(resumeInterval.nanoseconds / 1_000_000), 0...60_000)
         try Self.check("HERALD_PRESENCE_TTL_SECONDS", Int(presenceTiming.entryTTL / 1000), 2...3600)
         // A refresh must come before the entries it refreshes expire.
         try Self.check("HERALD_PRESENCE_REFRESH_SECONDS", Int(presenceTiming.refreshInterval / 1000), 1...max(1, Int(presenceTiming.entryTTL / 1000) - 1))

@@ -36,6 +36,8 @@ public struct EdgeNodeConfiguration: Sendable {
     public var eventLoopCount: Int
     /// Most events one client recovery may replay; a longer gap answers `recovered: false`.
     public var maxReplayEvents: Int
+    /// The least time between two `resume`s of one connection (each may read the whole window).
+    public var resumeInterval: TimeAmount
     /// Presence entry lifetime and refresh interval, and the typing TTL.
     public var presenceTiming: PresenceTiming
     /// Whether a typing user's own connections receive their `typing.start`/`typing.stop`.
@@ -61,6 +63,7 @@ public struct EdgeNodeConfiguration: Sendable {
         drainTimeout: TimeAmount = .seconds(10),
         eventLoopCount: Int = System.coreCount,
         maxReplayEvents: Int = 1000,
+        resumeInterval: TimeAmount = .seconds(1),
         presenceTiming: PresenceTiming = PresenceTiming(),
         typingEcho: Bool = false,
         developmentMode: Bool = false
@@ -82,6 +85,7 @@ public struct EdgeNodeConfiguration: Sendable {
         self.drainTimeout = drainTimeout
         self.eventLoopCount = eventLoopCount
         self.maxReplayEvents = maxReplayEvents
+        self.resumeInterval = resumeInterval
         self.presenceTiming = presenceTiming
         self.typingEcho = typingEcho
         self.developmentMode = developmentMode

@@ -9,8 +9,15 @@ import Presence
 /// them in one call per account per interval (which also sweeps a dead node's entries), and sweeps
 /// expired typing states of accounts where typing was seen, so every state ends with its event.
 final class PresenceTracker: Sendable {
+    /// A roster read from the store, shared by every `presence.get` within the staleness bound.
+    private struct Roster {
+        var readAt: NIODeadline
+        var users: EventLoopFuture<[PresenceUser]>
+    }
+
     private struct State {
         var members: [String: Set<PresenceMember>] = [:]
+        var rosters: [String: Roster] = [:]
         var typingSweeps: Set<String> = []
         var heartbeat: RepeatedTask?
     }
@@ -57,13 +64,42 @@ final class PresenceTracker: Sendable {
 
     /// One refresh-and-sweep call per account this node holds.
     func heartbeat() {
+        let now = NIODeadline.now()
+        state.withLockedValue { state in
+            // Cached rosters are only worth keeping within their staleness bound.
+            state.rosters = state.rosters.filter { now - $0.value.readAt < Self.rosterStaleness }
+        }
         for (account, members) in state.withLockedValue({ $0.members }) {
             report(store.heartbeat(account: account, members: Array(members)), "presence heartbeat")
         }
     }
 
-    func users(account: String) -> EventLoopFuture<[PresenceUser]> {
-        store.users(account: account)
+    /// How stale a cached roster may be: `presence.get` floods cost one store read per account
+    /// per this interval, whatever the number of clients asking.
+    static let rosterStaleness = TimeAmount.seconds(1)
+    /// Rosters kept before stale ones are dropped early (the HTTP API can ask for any account).
+    static let maxCachedRosters = 10_000
+
+    /// The account's users, read from the store at most once per ``rosterStaleness`` (a read in
+    /// flight is shared too); a failed read is not kept.
+    func users(account: String, now: NIODeadline = .now()) -> EventLoopFuture<[PresenceUser]> {
+        let (future, isNew) = state.withLockedValue { state -> (EventLoopFuture<[PresenceUser]>, Bool) in
+            if let roster = state.rosters[account], now - roster.readAt < Self.rosterStaleness { return (roster.users, false) }
+            if state.rosters.count >= Self.maxCachedRosters {
+                state.rosters = state.rosters.filter { now - $0.value.readAt < Self.rosterStaleness }
+            }
+            let users = store.users(account: account)
+            state.rosters[account] = Roster(readAt: now, users: users)
+            return (users, true)
+        }
+        if isNew {
+            future.whenFailure { _ in
+                self.state.withLockedValue { state in
+                    if state.rosters[account]?.readAt == now { state.rosters[account] = nil }
+                }
+            }
+        }
+        return future
     }
 
     func startTyping(account: String, conversation: String, user: String) {

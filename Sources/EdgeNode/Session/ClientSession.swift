@@ -32,12 +32,20 @@ struct ClientSession: Sendable {
     /// of the typing TTL cost nothing beyond this check.
     private var typingRefreshed: [String: NIODeadline] = [:]
     private let typingRefreshInterval: TimeAmount
+    /// A typing state not refreshed for this long has ended in the store, and leaves the cap.
+    private let typingTTL: TimeAmount
+    /// When the last resume was accepted; another within ``resumeInterval`` is refused.
+    private var lastResume: NIODeadline?
+    private let resumeInterval: TimeAmount
     /// Subscription changes and resumes received while a replay runs, handled after it in order.
     private var deferred: [ClientMessage] = []
 
     /// Set while a replay runs: `subscribe`, `unsubscribe` and `resume` wait for its end, so a
     /// replay never runs against a subscription set that changes under it.
     var defersSubscriptionChanges = false
+
+    /// The least time between two resumes of one connection: each can read the whole window.
+    static let defaultResumeInterval = TimeAmount.seconds(1)
 
     /// Conversations one connection may be typing in at once.
     static let maxTypingConversations = 16
@@ -46,12 +54,14 @@ struct ClientSession: Sendable {
 
     init(
         identity: ClientIdentity, maxSubscriptions: Int, messagesPerSecond: Int, burst: Int, now: NIODeadline,
-        typingTTL: TimeAmount = .seconds(3), channels: Set<String> = []
+        typingTTL: TimeAmount = .seconds(3), channels: Set<String> = [], resumeInterval: TimeAmount = Self.defaultResumeInterval
     ) {
         self.identity = identity
         self.maxSubscriptions = maxSubscriptions
         self.subscriptions = channels
         self.typingRefreshInterval = .nanoseconds(typingTTL.nanoseconds / 3)
+        self.typingTTL = typingTTL
+        self.resumeInterval = resumeInterval
         self.limiter = MessageRateLimiter(perSecond: messagesPerSecond, burst: burst, now: now)
     }
 
@@ -118,6 +128,10 @@ struct ClientSession: Sendable {
             guard let since = message.since else {
                 return [.send(.error(code: .malformedMessage, message: "'resume' needs 'since': the last offset received", ref: message.id))]
             }
+            if let lastResume, now - lastResume < resumeInterval {
+                return [.send(.error(code: .rateLimited, message: "one resume per \(resumeInterval.nanoseconds / 1_000_000) ms", ref: message.id))]
+            }
+            lastResume = now
             return [.resume(since: since, ref: message.id)]
         case "typing.start", "typing.stop":
             return typing(message, start: message.type == "typing.start", now: now)
@@ -139,6 +153,10 @@ struct ClientSession: Sendable {
             if let last = typingRefreshed[conversation], now - last < typingRefreshInterval {
                 // Still fresh in the store: nothing to send.
             } else {
+                if typingRefreshed[conversation] == nil, typingRefreshed.count >= Self.maxTypingConversations {
+                    // States not refreshed within the TTL have ended by themselves: they free their place.
+                    typingRefreshed = typingRefreshed.filter { now - $0.value < typingTTL }
+                }
                 if typingRefreshed[conversation] == nil, typingRefreshed.count >= Self.maxTypingConversations {
                     return [.send(.error(code: .rateLimited, message: "typing in more than \(Self.maxTypingConversations) conversations at once", ref: message.id))]
                 }

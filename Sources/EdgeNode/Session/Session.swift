@@ -30,6 +30,8 @@ final class Session: EventRecipient {
         /// `?since=` from the connect request: replay from there right after `connected`.
         var since: String?
         var maxReplayEvents: Int
+        /// The least time between two resumes.
+        var resumeInterval: TimeAmount
         /// Bytes of live events held during a replay before the client counts as too slow.
         var maxHeldBytes: Int
     }
@@ -71,7 +73,7 @@ final class Session: EventRecipient {
         self.client = ClientSession(
             identity: identity, maxSubscriptions: settings.maxSubscriptions,
             messagesPerSecond: settings.messagesPerSecond, burst: settings.messageBurst, now: now,
-            typingTTL: .milliseconds(presence.timing.typingTTL), channels: settings.channels)
+            typingTTL: .milliseconds(presence.timing.typingTTL), channels: settings.channels, resumeInterval: settings.resumeInterval)
         self.recovery = ConnectionRecovery(
             start: settings.startOffset, maxReplayEvents: settings.maxReplayEvents, maxHeldBytes: settings.maxHeldBytes)
     }

@@ -24,7 +24,7 @@ struct SessionFactory: Sendable {
             heartbeatSeconds: configuration.heartbeatSeconds, maxSubscriptions: configuration.maxSubscriptionsPerConnection,
             messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst,
             startOffset: acceptance.offset.flatMap(StreamOffset.init), channels: acceptance.channels,
-            since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents,
+            since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents, resumeInterval: configuration.resumeInterval,
             maxHeldBytes: configuration.outboundBufferBytes)
         return Session(
             identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics,
