@@ -80,10 +80,10 @@ public final class EmbeddedBroker: EventBroker {
         })
     }
 
-    public func history(account: String, after offset: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage> {
+    public func history(account: String, after offset: StreamOffset, limit: Int, total: Int?) -> EventLoopFuture<HistoryPage> {
         let epoch = self.epoch
         return eventLoop.makeSucceededFuture(state.withLockedValue {
-            ($0.histories[account] ?? EmbeddedHistory(epoch: epoch)).read(after: offset, limit: limit)
+            ($0.histories[account] ?? EmbeddedHistory(epoch: epoch)).read(after: offset, limit: limit, total: total)
         })
     }
 

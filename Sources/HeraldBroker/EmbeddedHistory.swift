@@ -44,10 +44,13 @@ struct EmbeddedHistory: Sendable {
 
     /// Events after `offset`, at most `limit`; truncated when the epoch differs, when events after
     /// `offset` were trimmed, or when `offset` lies beyond the last event.
-    func read(after offset: StreamOffset, limit: Int) -> HistoryPage {
+    func read(after offset: StreamOffset, limit: Int, total: Int? = nil) -> HistoryPage {
         let truncated = offset.epoch != epoch || offset > position || (maxDeleted.map { $0 > offset } ?? false)
         guard !truncated else { return HistoryPage(epoch: epoch, events: [], truncated: true, hasMore: false) }
         let start = events.firstIndex { $0.offset > offset } ?? events.endIndex
+        if let total, events.endIndex - start > total {
+            return HistoryPage(epoch: epoch, events: [], truncated: false, hasMore: false, exceedsTotal: true)
+        }
         let end = min(start + max(limit, 0), events.endIndex)
         return HistoryPage(epoch: epoch, events: Array(events[start..<end]), truncated: false, hasMore: end < events.endIndex)
     }

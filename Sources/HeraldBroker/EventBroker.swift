@@ -26,7 +26,8 @@ public protocol EventBroker: Sendable {
     /// The account's current history position, where a client that connects now starts.
     func position(account: String) -> EventLoopFuture<StreamOffset>
     /// Up to `limit` history events after `offset`, or `truncated` when they cannot all be had.
-    func history(account: String, after offset: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage>
+    /// With `total`, a page that `exceedsTotal` (and no events) when more than `total` events follow.
+    func history(account: String, after offset: StreamOffset, limit: Int, total: Int?) -> EventLoopFuture<HistoryPage>
     /// True while publishes and deliveries can flow.
     var isReady: Bool { get }
     /// Why the broker is not ready, for `/readyz` and operators; nil when ready.

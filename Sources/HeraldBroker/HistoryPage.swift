@@ -10,11 +10,14 @@ public struct HistoryPage: Sendable, Equatable {
     public var truncated: Bool
     /// Whether more events follow the last one returned.
     public var hasMore: Bool
+    /// Whether more events than the reader's total limit follow the offset (no events returned).
+    public var exceedsTotal: Bool
 
-    public init(epoch: String?, events: [HistoryEvent], truncated: Bool, hasMore: Bool) {
+    public init(epoch: String?, events: [HistoryEvent], truncated: Bool, hasMore: Bool, exceedsTotal: Bool = false) {
         self.epoch = epoch
         self.events = events
         self.truncated = truncated
         self.hasMore = hasMore
+        self.exceedsTotal = exceedsTotal
     }
 }

@@ -11,7 +11,7 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
     static let refusalPrefix = "ERR herald:"
 
     /// Bump when the Lua code changes, so running nodes replace an older library.
-    static let revision = 2
+    static let revision = 3
 
     let window: HistoryWindow
 
@@ -220,7 +220,7 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
         end
 
         local function read(keys, args)
-            local channel, since, limit = keys[1], args[1], tonumber(args[2])
+            local channel, since, limit, max_total = keys[1], args[1], tonumber(args[2]), tonumber(args[3])
             local since_epoch, since_id = string.match(since or '', '^([0-9a-z]+):(%d+%-%d+)$')
             if not channel or not since_epoch then
                 return redis.error_reply('ERR herald: since must be an offset <epoch>:<ms>-<seq>')
@@ -247,6 +247,11 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
                 if compare_id(since_id, first_id) < 0 then return {epoch, 1, 0} end
             end
 
+            if max_total and max_total >= 1 then
+                -- More than the reader may take? Decided here, without sending the window.
+                local newest = redis.call('XREVRANGE', log, '+', '(' .. since_id, 'COUNT', max_total + 1)
+                if #newest > max_total then return {epoch, 2, 0} end
+            end
             local entries = redis.call('XRANGE', log, '(' .. since_id, '+', 'COUNT', limit + 1)
             local reply = {epoch, 0, 0}
             for i = 1, math.min(#entries, limit) do

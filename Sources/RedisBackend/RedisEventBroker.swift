@@ -81,8 +81,8 @@ public final class RedisEventBroker: EventBroker {
         historyStore.position(channel: AccountChannel.name(for: account)).flatMapErrorThrowing(Self.rethrow)
     }
 
-    public func history(account: String, after offset: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage> {
-        historyStore.read(channel: AccountChannel.name(for: account), after: offset, limit: limit).flatMapErrorThrowing(Self.rethrow)
+    public func history(account: String, after offset: StreamOffset, limit: Int, total: Int?) -> EventLoopFuture<HistoryPage> {
+        historyStore.read(channel: AccountChannel.name(for: account), after: offset, limit: limit, total: total).flatMapErrorThrowing(Self.rethrow)
     }
 
     /// Redis errors as the broker's: the function library's refusals of an event (`ERR herald: …`)

@@ -47,11 +47,15 @@ public final class RedisHistory: Sendable {
     }
 
     /// Up to `limit` events after `after`, oldest first, or a truncated page when they cannot all be recovered.
-    public func read(channel: String, after: StreamOffset, limit: Int) -> EventLoopFuture<HistoryPage> {
+    /// With `total`, Redis first checks whether more than `total` events follow (the page then only
+    /// says so), so a reader learns it is too far behind without the window being sent.
+    public func read(channel: String, after: StreamOffset, limit: Int, total: Int? = nil) -> EventLoopFuture<HistoryPage> {
         guard limit > 0 else {
             return self.client.eventLoop.makeFailedFuture(RedisError.invalidCommand("history read limit must be > 0, got \(limit)"))
         }
-        return self.call(["FCALL_RO", "herald_read", "1", channel, after.description, String(limit)].map { ByteBuffer(string: $0) })
+        var arguments = ["FCALL_RO", "herald_read", "1", channel, after.description, String(limit)]
+        if let total { arguments.append(String(total)) }
+        return self.call(arguments.map { ByteBuffer(string: $0) })
             .flatMapThrowing { reply in try Self.page(from: reply) }
     }
 
@@ -90,6 +94,9 @@ public final class RedisHistory: Sendable {
             events.append(HistoryEvent(offset: offset, payload: payload))
             index += 2
         }
-        return HistoryPage(epoch: epoch.isEmpty ? nil : epoch, events: events, truncated: truncated != 0, hasMore: hasMore != 0)
+        // `truncated` 2: more events than the reader's total follow.
+        return HistoryPage(
+            epoch: epoch.isEmpty ? nil : epoch, events: events, truncated: truncated == 1, hasMore: hasMore != 0,
+            exceedsTotal: truncated == 2)
     }
 }

@@ -161,7 +161,8 @@ struct RollingRestartTests {
             let history = histories[publisher.account]!
             let stored = Set(history.compactMap(\.offset))
             let acknowledged = publisher.acknowledgements
-            #expect(acknowledged.count >= 20, "\(publisher.account): only \(acknowledged.count) events acknowledged")
+            // About 30 per account on an idle machine; fewer under load, but enough to cross the faults.
+            #expect(acknowledged.count >= 10, "\(publisher.account): only \(acknowledged.count) events acknowledged")
             #expect(acknowledged.map(\.seq) == Array(1...max(1, acknowledged.count)), "\(publisher.account): acknowledged seqs")
             let missing = acknowledged.filter { !stored.contains($0.offset) }
             #expect(missing.isEmpty, "\(publisher.account): acknowledged but not in history: \(missing)")

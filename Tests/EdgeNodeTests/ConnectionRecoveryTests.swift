@@ -42,8 +42,10 @@ struct ConnectionRecoveryTests {
 
     @Test func resumeHoldsLiveEventsAndDropsTheOnesItReplayed() {
         var recovery = ConnectionRecovery(start: offset(20), maxReplayEvents: 100, maxHeldBytes: 1000)
-        guard case .read(let after, _) = recovery.begin(.resume, after: offset(10)) else { Issue.record("expected a read"); return }
+        guard case .read(let after, _, let total) = recovery.begin(.resume, after: offset(10)) else { Issue.record("expected a read"); return }
         #expect(after == offset(10))
+        // The first read asks the broker to refuse at once when more than the replay limit follow.
+        #expect(total == 100)
         #expect(recovery.live(event(21)) == .hold)
         #expect(recovery.live(event(23)) == .hold)
         let (writes, next) = recovery.receive(history([(11, nil), (21, nil), (22, nil)])) { _ in true }
@@ -91,6 +93,14 @@ struct ConnectionRecoveryTests {
         _ = recovery.begin(.channel("inbox", reports: false, ref: nil), after: offset(10))
         guard case .finish(let failed, _) = recovery.fail(reason: "unavailable") else { Issue.record("expected the end"); return }
         #expect(failed == [.recovery(recovered: false, count: 0, reason: "unavailable", channel: "inbox")])
+    }
+
+    @Test func tooManyIsDecidedByTheFirstRead() {
+        var recovery = ConnectionRecovery(start: offset(10), maxReplayEvents: 100, maxHeldBytes: 1000)
+        _ = recovery.begin(.resume, after: offset(1))
+        let page = HistoryPage(epoch: "e1", events: [], truncated: false, hasMore: false, exceedsTotal: true)
+        guard case .finish(let messages, _) = recovery.receive(page, selects: { _ in true }).next else { Issue.record("expected the end"); return }
+        #expect(messages == [.recovery(recovered: false, count: 0, reason: "too_many")])
     }
 
     @Test func heldBytesOverTheLimitMeanTheClientIsTooSlow() {

@@ -211,6 +211,12 @@ struct RedisHistoryIntegrationTests {
         #expect(second.events.map(\.payload) == Array(published[4...6]))
         #expect(!second.truncated && !second.hasMore)
 
+        // With a total, Redis says at once that more than it follow, and sends no event.
+        let tooMany = try await fixture.history.read(channel: "herald:{9}", after: offsets[0], limit: 3, total: 5).get()
+        #expect(tooMany.exceedsTotal && tooMany.events.isEmpty && !tooMany.truncated)
+        let withinTotal = try await fixture.history.read(channel: "herald:{9}", after: offsets[0], limit: 3, total: 6).get()
+        #expect(!withinTotal.exceedsTotal && withinTotal.events.count == 3)
+
         let exact = try await fixture.read("herald:{9}", after: offsets[3], limit: 3)
         #expect(exact.events.map(\.offset) == Array(offsets[4...6]) && !exact.hasMore)
         let atEnd = try await fixture.read("herald:{9}", after: offsets[6])

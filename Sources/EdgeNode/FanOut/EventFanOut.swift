@@ -111,7 +111,7 @@ final class EventFanOut: Sendable {
     private func readPage(_ catchUp: AccountInterest.CatchUp, attempt: Int) {
         let account = catchUp.account
         let loop = broker.eventLoop
-        broker.history(account: account, after: catchUp.after, limit: Self.catchUpPageSize).hop(to: loop).whenComplete { result in
+        broker.history(account: account, after: catchUp.after, limit: Self.catchUpPageSize, total: nil).hop(to: loop).whenComplete { result in
             guard self.interest.isCurrent(account: account, generation: catchUp.generation) else { return }
             switch result {
             case .success(let page) where page.truncated:

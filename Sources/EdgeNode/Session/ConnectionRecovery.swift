@@ -37,8 +37,9 @@ struct ConnectionRecovery {
 
     /// The next step of a replay.
     enum Step {
-        /// Read up to `limit` history events after `after` (only while the connection is writable).
-        case read(after: StreamOffset, limit: Int)
+        /// Read up to `limit` history events after `after` (only while the connection is writable);
+        /// `total`, on a replay's first read, lets the broker say at once that too many follow.
+        case read(after: StreamOffset, limit: Int, total: Int?)
         /// The replay is over: send `messages`, then write the held live events.
         case finish([ServerMessage], held: [OutboundEvent])
     }
@@ -115,7 +116,7 @@ struct ConnectionRecovery {
             resumed = true
         }
         replay = Replay(purpose: purpose, after: after, below: last)
-        return .read(after: after, limit: nextLimit)
+        return .read(after: after, limit: nextLimit, total: maxReplayEvents)
     }
 
     private var nextLimit: Int { max(1, min(Self.pageSize, maxReplayEvents - (replay?.scanned ?? 0) + 1)) }
@@ -124,6 +125,7 @@ struct ConnectionRecovery {
     mutating func receive(_ page: HistoryPage, selects: (EventRouting) -> Bool) -> (writes: [ByteBuffer], next: Step) {
         guard replay != nil else { return ([], .finish([], held: [])) }
         if page.truncated { return ([], finish(recovered: false, reason: "out_of_window")) }
+        if page.exceedsTotal { return ([], finish(recovered: false, reason: "too_many")) }
         var writes: [ByteBuffer] = []
         for event in page.events {
             replay!.scanned += 1
@@ -139,7 +141,7 @@ struct ConnectionRecovery {
             writes.append(event.payload)
         }
         guard page.hasMore else { return (writes, finish(recovered: true, reason: nil)) }
-        return (writes, .read(after: replay!.after, limit: nextLimit))
+        return (writes, .read(after: replay!.after, limit: nextLimit, total: nil))
     }
 
     /// The running replay could not read history.

@@ -49,7 +49,7 @@ final class Session: EventRecipient {
     private var client: ClientSession
     private var recovery: ConnectionRecovery
     /// A replay page to request once the transport is writable again.
-    private var pendingRead: (after: StreamOffset, limit: Int)?
+    private var pendingRead: (after: StreamOffset, limit: Int, total: Int?)?
     private var state = State.open
     private var awaitingFlush = false
     private var registered = false
@@ -147,7 +147,7 @@ final class Session: EventRecipient {
     func writabilityChanged(isWritable: Bool) {
         guard isWritable, let read = pendingRead else { return }
         pendingRead = nil
-        requestPage(after: read.after, limit: read.limit)
+        requestPage(after: read.after, limit: read.limit, total: read.total)
     }
 
     // MARK: Outbound
@@ -284,11 +284,11 @@ final class Session: EventRecipient {
 
     private func carry(_ step: ConnectionRecovery.Step) {
         switch step {
-        case .read(let after, let limit):
+        case .read(let after, let limit, let total):
             if transport?.isWritable == true {
-                requestPage(after: after, limit: limit)
+                requestPage(after: after, limit: limit, total: total)
             } else {
-                pendingRead = (after, limit)
+                pendingRead = (after, limit, total)
             }
         case .finish(let messages, let held):
             client.defersSubscriptionChanges = false
@@ -300,8 +300,8 @@ final class Session: EventRecipient {
 
     /// Reads one page; its events go out through the outbound path. A page is only read while
     /// the transport is writable, so a replay streams at the speed the client reads.
-    private func requestPage(after: StreamOffset, limit: Int) {
-        broker.history(account: identity.account, after: after, limit: limit)
+    private func requestPage(after: StreamOffset, limit: Int, total: Int?) {
+        broker.history(account: identity.account, after: after, limit: limit, total: total)
             .hop(to: eventLoop)
             .assumeIsolated()
             .whenComplete { result in
