@@ -21,6 +21,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let upgradeRequired = ErrorCode(rawValue: "upgrade_required")
     public static let unavailable = ErrorCode(rawValue: "unavailable")
     public static let draining = ErrorCode(rawValue: "draining")
+    public static let nodeFull = ErrorCode(rawValue: "node_full")
+    public static let tooManyConnections = ErrorCode(rawValue: "too_many_connections")
     public static let requestTimeout = ErrorCode(rawValue: "request_timeout")
 
     public var description: String { rawValue }

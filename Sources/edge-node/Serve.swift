@@ -62,6 +62,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Sub-channels one connection may join. [HERALD_MAX_SUBSCRIPTIONS]")
     var maxSubscriptions: Int = environment("MAX_SUBSCRIPTIONS").flatMap(Int.init) ?? 64
 
+    @Option(help: "Sessions this node holds at most (503 node_full above); 0: what the descriptor limit allows after a reserve. [HERALD_MAX_CONNECTIONS]")
+    var maxConnections: Int = environment("MAX_CONNECTIONS").flatMap(Int.init) ?? 0
+
+    @Option(help: "Sessions one user may hold on this node (429 above). [HERALD_MAX_CONNECTIONS_PER_USER]")
+    var maxConnectionsPerUser: Int = environment("MAX_CONNECTIONS_PER_USER").flatMap(Int.init) ?? 100
+
+    @Option(help: "Handshakes checked at once; more get 503. [HERALD_MAX_PENDING_HANDSHAKES]")
+    var maxPendingHandshakes: Int = environment("MAX_PENDING_HANDSHAKES").flatMap(Int.init) ?? 1000
+
     @Option(help: "Seconds a client has to send a complete HTTP request (408 / close after). [HERALD_HANDSHAKE_TIMEOUT_SECONDS]")
     var handshakeTimeoutSeconds: Int = environment("HANDSHAKE_TIMEOUT_SECONDS").flatMap(Int.init) ?? 10
 
@@ -118,6 +127,8 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "herald.edge-node")
+        // Every connection is a descriptor: take what the operator allowed before sizing limits.
+        DescriptorBudget.raiseToHardLimit()
         let configuration: EdgeNodeConfiguration
         let backend: NodeBackend.Factory
         do {
@@ -167,6 +178,8 @@ struct Serve: AsyncParsableCommand {
             maxClientMessageBytes: maxMessageBytes, maxRequestBodyBytes: maxRequestBytes,
             clientMessagesPerSecond: clientRate, clientMessageBurst: clientBurst,
             maxSubscriptionsPerConnection: maxSubscriptions,
+            maxConnections: maxConnections == 0 ? nil : maxConnections, maxConnectionsPerUser: maxConnectionsPerUser,
+            maxPendingHandshakes: maxPendingHandshakes,
             handshakeTimeout: .seconds(Int64(handshakeTimeoutSeconds.clampedForTime)),
             drainTimeout: .seconds(Int64(drainSeconds.clampedForTime)), eventLoopCount: eventLoops,
             maxReplayEvents: maxReplay, resumeInterval: .milliseconds(Int64(resumeIntervalMs.clampedForTime)),
@@ -182,6 +195,7 @@ struct Serve: AsyncParsableCommand {
         "MAX_SUBSCRIPTIONS", "HANDSHAKE_TIMEOUT_SECONDS", "SUBSCRIPTION_LINGER_MS", "DRAIN_SECONDS", "HISTORY_MAX_EVENTS",
         "HISTORY_MAX_AGE_SECONDS", "MAX_REPLAY", "PRESENCE_TTL_SECONDS", "PRESENCE_REFRESH_SECONDS", "TYPING_TTL_MS", "EVENT_LOOPS",
         "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS", "RESUME_INTERVAL_MS",
+        "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_USER", "MAX_PENDING_HANDSHAKES",
     ]
 }
 

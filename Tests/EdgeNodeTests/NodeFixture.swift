@@ -179,6 +179,13 @@ final class EdgeNodeProcess: Sendable {
     let port: Int
     private let process: Process
 
+    /// The child's resident memory in bytes, from /proc.
+    var residentBytes: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+
     private init(port: Int, process: Process) {
         self.port = port
         self.process = process

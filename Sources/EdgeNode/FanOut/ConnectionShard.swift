@@ -42,7 +42,7 @@ final class ConnectionShard {
         let account = connection.identity.account
         let coverage = interest.join(account: account, shard: index, start: start)
         let id = ObjectIdentifier(connection)
-        readiness.connectionOpened()
+        readiness.connectionOpened(account: account, user: connection.identity.user)
         presence.connected(account: account, member: connection.presenceMember, info: PresenceTracker.infoText(connection.identity.info))
         accounts[account, default: Members()].all[id] = connection
         accounts[account]!.byUser[RoutingKey(connection.identity.user), default: [:]][id] = connection
@@ -61,7 +61,7 @@ final class ConnectionShard {
         let account = connection.identity.account
         let id = ObjectIdentifier(connection)
         guard var members = accounts[account], members.all.removeValue(forKey: id) != nil else { return }
-        readiness.connectionClosed()
+        readiness.connectionClosed(account: account, user: connection.identity.user)
         presence.disconnected(account: account, member: connection.presenceMember)
         let user = RoutingKey(connection.identity.user)
         members.byUser[user]?.removeValue(forKey: id)

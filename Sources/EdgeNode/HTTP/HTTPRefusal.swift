@@ -7,11 +7,14 @@ struct HTTPRefusal: Error, Sendable, Equatable {
     var status: HTTPResponseStatus
     var code: ErrorCode
     var message: String
+    /// Seconds after which a retry may succeed (`Retry-After`), for refusals that are temporary.
+    var retryAfter: Int?
 
-    init(status: HTTPResponseStatus, code: ErrorCode, message: String) {
+    init(status: HTTPResponseStatus, code: ErrorCode, message: String, retryAfter: Int? = nil) {
         self.status = status
         self.code = code
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     init(_ error: AuthenticationError) {

@@ -6,6 +6,8 @@ struct HTTPResponse: Sendable {
     var status: HTTPResponseStatus
     var body: [UInt8]
     var contentType = "application/json"
+    /// Headers beyond content type and length.
+    var headers: [(String, String)] = []
 
     /// A JSON object body, keys sorted so answers are stable.
     static func json(_ status: HTTPResponseStatus, _ object: [String: Any]) -> HTTPResponse {
@@ -16,6 +18,7 @@ struct HTTPResponse: Sendable {
     /// The JSON body `{"error": code, "message": text}` of a refusal.
     init(_ refusal: HTTPRefusal) {
         self.init(status: refusal.status, body: refusal.body)
+        if let seconds = refusal.retryAfter { headers.append(("retry-after", String(seconds))) }
     }
 
     init(status: HTTPResponseStatus, body: [UInt8], contentType: String = "application/json") {

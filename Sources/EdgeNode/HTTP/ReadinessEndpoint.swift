@@ -7,8 +7,10 @@ struct ReadinessEndpoint: HTTPEndpoint {
 
     func respond(to request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {
         guard !readiness.isReady else { return eventLoop.makeSucceededFuture(.json(.ok, ["status": "ready"])) }
-        var body = ["status": "not_ready", "reason": readiness.isDraining ? "draining" : "broker unavailable"]
-        if !readiness.isDraining, let detail = readiness.brokerProblem { body["detail"] = detail }
+        let reason = readiness.isDraining ? "draining" : !readiness.brokerReady ? "broker unavailable" : "full"
+        var body = ["status": "not_ready", "reason": reason]
+        if reason == "broker unavailable", let detail = readiness.brokerProblem { body["detail"] = detail }
+        if reason == "full" { body["detail"] = "\(readiness.openConnections) of \(readiness.maxConnections) connections" }
         return eventLoop.makeSucceededFuture(.json(.serviceUnavailable, body))
     }
 }

@@ -12,6 +12,12 @@ extension EdgeNodeConfiguration {
         try Self.check("HERALD_CLIENT_RATE", clientMessagesPerSecond, 1...100_000)
         try Self.check("HERALD_CLIENT_BURST", clientMessageBurst, 0...100_000)
         try Self.check("HERALD_MAX_SUBSCRIPTIONS", maxSubscriptionsPerConnection, 1...1024)
+        if let maxConnections {
+            // Sessions may not eat the descriptors health checks and Redis need at the limit.
+            try Self.check("HERALD_MAX_CONNECTIONS", maxConnections, 1...DescriptorBudget.current().sessions)
+        }
+        try Self.check("HERALD_MAX_CONNECTIONS_PER_USER", maxConnectionsPerUser, 1...1_000_000)
+        try Self.check("HERALD_MAX_PENDING_HANDSHAKES", maxPendingHandshakes, 1...100_000)
         try Self.check("HERALD_HANDSHAKE_TIMEOUT_SECONDS", Int(handshakeTimeout.nanoseconds / 1_000_000_000), 1...300)
         try Self.check("HERALD_DRAIN_SECONDS", Int(drainTimeout.nanoseconds / 1_000_000_000), 1...3600)
         try Self.check("HERALD_EVENT_LOOPS", eventLoopCount, 1...64)

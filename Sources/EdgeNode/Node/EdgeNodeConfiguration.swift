@@ -28,6 +28,13 @@ public struct EdgeNodeConfiguration: Sendable {
     public var clientMessageBurst: Int
     /// Sub-channels one connection may join.
     public var maxSubscriptionsPerConnection: Int
+    /// Sessions this node holds at most; nil: what the process's descriptor limit allows after a
+    /// reserve for health checks and Redis. Over it: 503 `node_full` with `Retry-After`.
+    public var maxConnections: Int?
+    /// Sessions one user (of one account) may hold on this node; over it: 429.
+    public var maxConnectionsPerUser: Int
+    /// Handshakes checked at once; more are refused with 503 rather than queued.
+    public var maxPendingHandshakes: Int
     /// Time a client has to complete the HTTP upgrade request.
     public var handshakeTimeout: TimeAmount
     /// How long a SIGTERM drain may take; clients are closed with 1012 in batches spread over it.
@@ -59,6 +66,9 @@ public struct EdgeNodeConfiguration: Sendable {
         clientMessagesPerSecond: Int = 20,
         clientMessageBurst: Int = 40,
         maxSubscriptionsPerConnection: Int = 64,
+        maxConnections: Int? = nil,
+        maxConnectionsPerUser: Int = 100,
+        maxPendingHandshakes: Int = 1000,
         handshakeTimeout: TimeAmount = .seconds(10),
         drainTimeout: TimeAmount = .seconds(10),
         eventLoopCount: Int = System.coreCount,
@@ -81,6 +91,9 @@ public struct EdgeNodeConfiguration: Sendable {
         self.clientMessagesPerSecond = clientMessagesPerSecond
         self.clientMessageBurst = clientMessageBurst
         self.maxSubscriptionsPerConnection = maxSubscriptionsPerConnection
+        self.maxConnections = maxConnections
+        self.maxConnectionsPerUser = maxConnectionsPerUser
+        self.maxPendingHandshakes = maxPendingHandshakes
         self.handshakeTimeout = handshakeTimeout
         self.drainTimeout = drainTimeout
         self.eventLoopCount = eventLoopCount

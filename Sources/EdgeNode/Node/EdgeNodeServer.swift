@@ -60,7 +60,9 @@ public final class EdgeNodeServer: Service, Sendable {
             verifier: verifier, allowedOrigins: configuration.allowedOrigins, maxChannels: configuration.maxSubscriptionsPerConnection)
         let backend = try makeBackend(NodeBackend.Context(eventLoop: group.next(), presenceTiming: configuration.presenceTiming, logger: logger))
         let broker = backend.broker
-        let readiness = NodeReadiness(broker: broker)
+        let descriptors = DescriptorBudget.current()
+        let maxConnections = configuration.maxConnections ?? descriptors.sessions
+        let readiness = NodeReadiness(broker: broker, maxConnections: maxConnections)
         let interest = AccountInterest(broker: broker)
         let presence = PresenceTracker(
             store: backend.presenceStore, timing: configuration.presenceTiming,
@@ -89,7 +91,9 @@ public final class EdgeNodeServer: Service, Sendable {
 
         let http = makeRouter(broker: broker, readiness: readiness, presence: presence)
         presence.start()
-        let admission = SessionAdmission(authenticator: authenticator, readiness: readiness, broker: broker, metrics: metrics)
+        let admission = SessionAdmission(
+            authenticator: authenticator, readiness: readiness, broker: broker, metrics: metrics,
+            maxConnectionsPerUser: configuration.maxConnectionsPerUser, maxPendingHandshakes: configuration.maxPendingHandshakes)
         let sessions = SessionFactory(
             configuration: configuration, fanOut: fanOut, broker: broker, presence: presence, metrics: metrics, logger: logger,
             serial: connectionSerial)
@@ -99,6 +103,9 @@ public final class EdgeNodeServer: Service, Sendable {
                 admission: admission, sessions: sessions, encoding: webSocketEncoding, maxMessageBytes: configuration.maxClientMessageBytes),
             requestTimeout: configuration.handshakeTimeout)
 
+        let openChannels = ManagedAtomic(0)
+        let connectionCap = descriptors.connectionCap(maxSessions: maxConnections)
+        let metrics = self.metrics
         let serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -108,7 +115,15 @@ public final class EdgeNodeServer: Service, Sendable {
             .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
             .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.outboundBufferBytes / 2, high: configuration.outboundBufferBytes))
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                // Past the cap a connection is closed at once, so the descriptors kept in reserve
+                // stay free for health checks, metrics and Redis however many clients knock.
+                guard openChannels.wrappingIncrementThenLoad(ordering: .relaxed) <= connectionCap else {
+                    openChannels.wrappingDecrement(ordering: .relaxed)
+                    metrics.connectionsShed.increment()
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in openChannels.wrappingDecrement(ordering: .relaxed) }
+                return channel.eventLoop.makeCompletedFuture {
                     try initializer.configure(channel: channel)
                 }
             }
@@ -118,7 +133,7 @@ public final class EdgeNodeServer: Service, Sendable {
         listening.succeed(port)
         logger.info("edge node listening", metadata: [
             "listen.host": "\(configuration.host)", "listen.port": "\(port)",
-            "broker": "\(backend.name)",
+            "broker": "\(backend.name)", "connections.max": "\(maxConnections)",
         ])
 
         try await withGracefulShutdownHandler {

@@ -13,6 +13,7 @@ public final class NodeMetrics: Sendable {
     let deliveries: Counter
     let slowConsumerCloses: Counter
     let idleCloses: Counter
+    let connectionsShed: Counter
     let clientErrors: Counter
     let publishes: Counter
     let publishFailures: Counter
@@ -28,6 +29,7 @@ public final class NodeMetrics: Sendable {
         eventsDropped = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "events_dropped", unitName: "total", helpText: "Broker events dropped before delivery (invalid, ambiguous or forged; see herald_events_rejected_total)"))
         deliveries = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "deliveries", unitName: "total", helpText: "Event frames written to clients"))
         slowConsumerCloses = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "slow_consumer_closes", unitName: "total", helpText: "Clients closed with 4001 because their outbound buffer filled"))
+        connectionsShed = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "connections_shed", unitName: "total", helpText: "TCP connections closed on accept because the node was at its connection cap"))
         idleCloses = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "idle_closes", unitName: "total", helpText: "Clients closed with 4000 after two silent heartbeats"))
         clientErrors = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "client_errors", unitName: "total", helpText: "Error frames sent to clients"))
         publishes = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "api_publishes", unitName: "total", helpText: "Events published through the HTTP API"))
