@@ -40,6 +40,10 @@ if ensure_apt command -v haproxy -- haproxy; then
 else
   fail "haproxy not available"
 fi
+# Tokens travel in ?token=: the access log must show paths, never query strings.
+if grep -nE '^\s*option\s+httplog|%(\{[^}]*\})?(r|HU|HQ)\b' "$DEPLOY_DIR/haproxy/haproxy.cfg"; then
+  fail "deploy/haproxy/haproxy.cfg would log query strings (tokens)"
+fi
 
 step "nginx -t with deploy/nginx/herald.conf"
 # nginx itself is not installed when missing (its package would start a daemon on port 80): the

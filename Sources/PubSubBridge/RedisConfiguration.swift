@@ -74,17 +74,12 @@ public struct RedisConfiguration: Sendable, Equatable {
             throw RedisConfigurationError(.invalidScheme, "scheme '\(scheme)' is not supported; use redis://")
         }
 
-        let remainder = url[schemeEnd.upperBound...]
-        if remainder.contains("?") || remainder.contains("#") {
-            throw RedisConfigurationError(.unsupportedQuery, "query parameters and fragments are not supported")
-        }
-        let authorityEnd = remainder.firstIndex(of: "/") ?? remainder.endIndex
-        var authority = remainder[..<authorityEnd]
-        let path = remainder[authorityEnd...]
-
-        if let at = authority.lastIndex(of: "@") {
-            let userInfo = authority[..<at]
-            authority = authority[authority.index(after: at)...]
+        // The user information ends at the last '@': a password may hold '/', '?', '#' or '@'
+        // unencoded, and no error below ever quotes it.
+        var remainder = url[schemeEnd.upperBound...]
+        if let at = remainder.lastIndex(of: "@") {
+            let userInfo = remainder[..<at]
+            remainder = remainder[remainder.index(after: at)...]
             if let colon = userInfo.firstIndex(of: ":") {
                 let user = try Self.percentDecoded(userInfo[..<colon], part: "user")
                 self.username = user.isEmpty ? nil : user
@@ -94,6 +89,12 @@ public struct RedisConfiguration: Sendable, Equatable {
                 self.username = user.isEmpty ? nil : user
             }
         }
+        if remainder.contains("?") || remainder.contains("#") {
+            throw RedisConfigurationError(.unsupportedQuery, "query parameters and fragments are not supported")
+        }
+        let authorityEnd = remainder.firstIndex(of: "/") ?? remainder.endIndex
+        let authority = remainder[..<authorityEnd]
+        let path = remainder[authorityEnd...]
 
         let portText: Substring?
         if authority.hasPrefix("[") {

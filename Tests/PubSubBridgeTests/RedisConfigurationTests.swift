@@ -86,6 +86,20 @@ struct RedisConfigurationTests {
         }
     }
 
+    @Test func passwordsWithSlashesAndOtherDelimitersParse() throws {
+        let configuration = try RedisConfiguration(url: "redis://app:pa/ss?w#rd@cache.internal:6380/3")
+        #expect(configuration.username == "app")
+        #expect(configuration.password == "pa/ss?w#rd")
+        #expect(configuration.host == "cache.internal" && configuration.port == 6380 && configuration.database == 3)
+        #expect(try RedisConfiguration(url: "redis://:a@b/c@localhost").password == "a@b/c")
+        do {
+            _ = try RedisConfiguration(url: "redis://:se/cret@localhost:bad")
+            Issue.record("expected an error")
+        } catch {
+            #expect(!"\(error)".contains("se/cret") && !"\(error)".contains("cret"))
+        }
+    }
+
     @Test func tlsErrorExplainsItself() {
         do {
             _ = try RedisConfiguration(url: "rediss://localhost")
