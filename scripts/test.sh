@@ -17,6 +17,10 @@ HERALD_EDGE_NODE=.build/debug/edge-node scripts/fault.sh --smoke ${HERALD_FAULT_
 
 bash deploy/validate.sh
 
+# Fuzzing: every libFuzzer target (fuzz/, address sanitizer) for a short bounded time; the long
+# form and the figures are in docs/reliability.md.
+scripts/fuzz.sh --seconds "${HERALD_FUZZ_SECONDS:-10}"
+
 # Load tool: build and test swarm (its own package under loadtest/), then every benchmark
 # scenario in its few-second --smoke form against the debug builds made above. Scenarios that
 # need HAProxy or Nchan install them with apt-get when missing.

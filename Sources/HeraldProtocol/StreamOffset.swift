@@ -22,7 +22,8 @@ public struct StreamOffset: Sendable, Hashable, Comparable, LosslessStringConver
         guard let colon = utf8.firstIndex(of: UInt8(ascii: ":")) else { return nil }
         let epoch = description[..<colon]
         guard (1...32).contains(epoch.utf8.count), epoch.utf8.allSatisfy(Self.isEpochCharacter) else { return nil }
-        let after = description.index(after: colon)
+        // Step by UTF-8 byte: a combining mark after the ':' would join it into one Character.
+        let after = utf8.index(after: colon)
         self.init(epoch: String(epoch), streamID: description[after...])
     }
 

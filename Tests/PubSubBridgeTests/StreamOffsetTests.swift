@@ -37,6 +37,12 @@ struct StreamOffsetTests {
         #expect(a != b && (a < b) != (b < a), "the epoch breaks ties so the order agrees with ==")
     }
 
+    @Test("found by fuzzing: a combining mark after the ':' is not swallowed into it")
+    func combiningMarkAfterColonIsRefused() {
+        #expect(StreamOffset("0:\u{065A}0-0") == nil)
+        #expect(StreamOffset("e\u{0301}:1-0") == nil)
+    }
+
     @Test func libraryBakesInTheWindow() {
         let library = HeraldFunctionLibrary(window: HistoryWindow())
         let revision = HeraldFunctionLibrary.revision
