@@ -1,14 +1,22 @@
 import NIOCore
 
-/// `GET /readyz`: 200 when the node takes new clients; 503 with the reason (draining, or the
-/// broker and what is wrong with it) otherwise.
+/// `GET /readyz`: 200 when the node takes new clients; 503 with the reason (draining, the broker
+/// or the JWKS, and what is wrong with it) otherwise.
 struct ReadinessEndpoint: HTTPEndpoint {
     let readiness: NodeReadiness
 
     func respond(to request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {
         guard !readiness.isReady else { return eventLoop.makeSucceededFuture(.json(.ok, ["status": "ready"])) }
-        var body = ["status": "not_ready", "reason": readiness.isDraining ? "draining" : "broker unavailable"]
-        if !readiness.isDraining, let detail = readiness.brokerProblem { body["detail"] = detail }
+        var body = ["status": "not_ready"]
+        if readiness.isDraining {
+            body["reason"] = "draining"
+        } else if !readiness.brokerReady {
+            body["reason"] = "broker unavailable"
+            body["detail"] = readiness.brokerProblem
+        } else {
+            body["reason"] = "jwks unavailable"
+            body["detail"] = readiness.keysProblem
+        }
         return eventLoop.makeSucceededFuture(.json(.serviceUnavailable, body))
     }
 }

@@ -14,11 +14,13 @@ struct SessionAdmission: Sendable {
 
     /// The accepted identity and start, or fails with the ``HTTPRefusal`` to answer.
     func admit(_ head: HTTPRequestHead, on eventLoop: EventLoop) -> EventLoopFuture<HandshakeAuthenticator.Acceptance> {
-        if readiness.isDraining || !readiness.brokerReady {
+        if readiness.isDraining || !readiness.brokerReady || !readiness.keysReady {
             metrics.handshakesRefused.increment()
+            let message =
+                readiness.isDraining ? "this node is draining: reconnect"
+                : readiness.brokerReady ? "the token keys (JWKS) are not loaded yet: retry shortly" : "the broker is unavailable: retry shortly"
             return eventLoop.makeFailedFuture(HTTPRefusal(
-                status: .serviceUnavailable, code: readiness.isDraining ? .draining : .unavailable,
-                message: readiness.isDraining ? "this node is draining: reconnect" : "the broker is unavailable: retry shortly"))
+                status: .serviceUnavailable, code: readiness.isDraining ? .draining : .unavailable, message: message))
         }
         let promise = eventLoop.makePromise(of: HandshakeAuthenticator.Acceptance.self)
         let (authenticator, broker, metrics) = (self.authenticator, self.broker, self.metrics)
