@@ -1,23 +1,23 @@
 /// Validation of the names that end up inside Redis keys and channel names.
 ///
-/// Accounts sit inside a Redis hash tag (`herald:{A}`), so braces and other separators are
-/// refused rather than escaped: a name either maps to exactly one key or is rejected.
+/// Accounts sit inside a Redis hash tag (`herald:{A}`), so braces are refused rather than escaped:
+/// without `{` and `}` in A, the tag of every key of the account is exactly A (Redis hashes what lies
+/// between the first `{` and the next `}`), and a key names exactly one account. Everything else
+/// printable is allowed, so identity-provider ids work as they are: `auth0|5f3c…`, `org:42`,
+/// `ops@example.com`.
 public enum AccountName {
-    /// The longest account id accepted.
-    public static let maximumLength = 64
+    /// The longest account id accepted, in bytes.
+    public static let maximumLength = 128
 
-    /// True when `name` is 1–64 characters of `A–Z a–z 0–9 _ - .`.
+    /// The rule, for error messages.
+    public static let rule = "1-\(maximumLength) bytes of printable ASCII without spaces, '{' or '}'"
+
+    /// True when `name` is 1–128 bytes of printable ASCII (`!` to `~`) other than `{` and `}`.
     public static func isValid(_ name: some StringProtocol) -> Bool {
         let utf8 = name.utf8
         guard !utf8.isEmpty, utf8.count <= maximumLength else { return false }
         return utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
-                return true
-            default:
-                return false
-            }
+            byte > 0x20 && byte < 0x7F && byte != UInt8(ascii: "{") && byte != UInt8(ascii: "}")
         }
     }
 }

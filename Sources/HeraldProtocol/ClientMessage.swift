@@ -15,9 +15,11 @@ public struct ClientMessage: Decodable, Sendable, Equatable {
     public var conversationID: String?
     /// Offset for `resume`.
     public var since: String?
+    /// The new JWT of a `refresh`.
+    public var token: String?
 
     enum CodingKeys: String, CodingKey {
-        case type, id, channel, since
+        case type, id, channel, since, token
         case conversationID = "conversation_id"
     }
 
@@ -35,14 +37,19 @@ public struct ClientMessage: Decodable, Sendable, Equatable {
         channel = try text(.channel)
         conversationID = try text(.conversationID)
         since = try text(.since)
+        token = try text(.token)
     }
 
-    public init(type: String, id: MessageReference? = nil, channel: String? = nil, conversationID: String? = nil, since: String? = nil) {
+    public init(
+        type: String, id: MessageReference? = nil, channel: String? = nil, conversationID: String? = nil, since: String? = nil,
+        token: String? = nil
+    ) {
         self.type = type
         self.id = id
         self.channel = channel
         self.conversationID = conversationID
         self.since = since
+        self.token = token
     }
 
     /// The longest `type` accepted.

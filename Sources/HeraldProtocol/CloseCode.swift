@@ -25,6 +25,17 @@ public struct CloseCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let idleTimeout = CloseCode(rawValue: 4000)
     /// The client read too slowly and its outbound buffer filled; reconnect and recover.
     public static let slowConsumer = CloseCode(rawValue: 4001)
+    /// The token expired (plus the leeway) and no `refresh` extended it; also an upgrade refused
+    /// for an expired token. Fetch a new token, then reconnect.
+    public static let tokenExpired = CloseCode(rawValue: 4003)
+    /// An upgrade refused as malformed (400): a bad `?channels=` list.
+    public static let badRequest = CloseCode(rawValue: 4400)
+    /// An upgrade refused for missing or invalid credentials (401).
+    public static let unauthorized = CloseCode(rawValue: 4401)
+    /// An upgrade refused for valid credentials used where they do not belong (403).
+    public static let forbidden = CloseCode(rawValue: 4403)
+    /// An upgrade refused because the node cannot take clients now (503): retry with backoff.
+    public static let unavailable = CloseCode(rawValue: 4503)
 
     public var description: String { String(rawValue) }
 }

@@ -14,6 +14,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let tokenExpired = ErrorCode(rawValue: "token_expired")
     public static let originForbidden = ErrorCode(rawValue: "origin_forbidden")
     public static let accountMismatch = ErrorCode(rawValue: "account_mismatch")
+    /// An API key used for an account outside its scope.
+    public static let accountForbidden = ErrorCode(rawValue: "account_forbidden")
+    /// A `refresh` token that names another account or user than the connection's.
+    public static let tokenMismatch = ErrorCode(rawValue: "token_mismatch")
     public static let notFound = ErrorCode(rawValue: "not_found")
     public static let methodNotAllowed = ErrorCode(rawValue: "method_not_allowed")
     public static let badRequest = ErrorCode(rawValue: "bad_request")

@@ -10,13 +10,14 @@ public enum ReservedEventType {
     public static let error = "error"
     public static let ack = "ack"
     public static let presenceState = "presence.state"
+    public static let refreshed = "refreshed"
     public static let presenceJoin = "presence.join"
     public static let presenceLeave = "presence.leave"
     public static let typingStart = "typing.start"
     public static let typingStop = "typing.stop"
 
     /// Types only a node itself sends to its clients.
-    public static let serverOnly: [String] = [connected, recovery, pong, error, ack, presenceState]
+    public static let serverOnly: [String] = [connected, recovery, pong, error, ack, presenceState, refreshed]
     /// Types Herald publishes through the broker itself (presence and typing).
     public static let heraldPublished: [String] = [presenceJoin, presenceLeave, typingStart, typingStop]
 

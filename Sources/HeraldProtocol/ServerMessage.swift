@@ -16,6 +16,9 @@ public enum ServerMessage: Sendable, Equatable {
     case recovery(recovered: Bool, count: Int, reason: String?, channel: String? = nil)
     /// The answer to `presence.get`: who is online in the account.
     case presenceState(users: [PresenceEntry], ref: MessageReference?)
+    /// The answer to an accepted `refresh`: the connection now expires at `exp` (Unix seconds,
+    /// the new token's `exp`; the node closes with 4003 once it passes, plus the leeway).
+    case refreshed(exp: Int64, ref: MessageReference?)
 
     /// One user in `presence.state`.
     public struct PresenceEntry: Encodable, Sendable, Equatable {
@@ -43,6 +46,7 @@ public enum ServerMessage: Sendable, Equatable {
         var reason: String?
         var channel: String?
         var users: [PresenceEntry]?
+        var exp: Int64?
         var code: String?
         var message: String?
         var ref: MessageReference?
@@ -64,6 +68,8 @@ public enum ServerMessage: Sendable, Equatable {
             body = Body(type: ReservedEventType.recovery, recovered: recovered, count: count, reason: reason, channel: channel)
         case let .presenceState(users, ref):
             body = Body(type: ReservedEventType.presenceState, users: users, ref: ref)
+        case let .refreshed(exp, ref):
+            body = Body(type: ReservedEventType.refreshed, exp: exp, ref: ref)
         }
         // Encoding a struct of strings and integers cannot fail.
         return Array((try? Self.encoder.encode(body)) ?? Data(#"{"type":"error"}"#.utf8))

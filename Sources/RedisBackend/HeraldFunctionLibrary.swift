@@ -11,7 +11,7 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
     static let refusalPrefix = "ERR herald:"
 
     /// Bump when the Lua code changes, so running nodes replace an older library.
-    static let revision = 3
+    static let revision = 4
 
     let window: HistoryWindow
 
@@ -65,7 +65,7 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
         -- Types only Herald's own server sends (the presence library publishes these with plain PUBLISH).
         local RESERVED_TYPES = {
             ['connected'] = true, ['recovery'] = true, ['pong'] = true, ['error'] = true, ['ack'] = true,
-            ['presence.state'] = true, ['presence.join'] = true, ['presence.leave'] = true,
+            ['presence.state'] = true, ['refreshed'] = true, ['presence.join'] = true, ['presence.leave'] = true,
             ['typing.start'] = true, ['typing.stop'] = true,
         }
         local TARGET_FIELDS = {'user', 'channel', 'exclude_user'}

@@ -32,14 +32,35 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "JWKS file (RS256/ES256 keys chosen by kid). [HERALD_JWKS_FILE]")
     var jwksFile: String = environment("JWKS_FILE") ?? ""
 
+    @Option(help: "JWKS URL (https://, or http:// on loopback), fetched at start-up and kept fresh. [HERALD_JWKS_URL]")
+    var jwksURL: String = environment("JWKS_URL") ?? ""
+
+    @Option(help: "Seconds between JWKS fetches without Cache-Control max-age; the longest max-age honoured. [HERALD_JWKS_REFRESH_SECONDS]")
+    var jwksRefreshSeconds: Int = environment("JWKS_REFRESH_SECONDS").flatMap(Int.init) ?? 600
+
+    @Option(help: "Fewest seconds between two JWKS fetches, also those an unknown kid causes. [HERALD_JWKS_MIN_REFRESH_SECONDS]")
+    var jwksMinRefreshSeconds: Int = environment("JWKS_MIN_REFRESH_SECONDS").flatMap(Int.init) ?? 30
+
+    @Option(help: "Comma-separated accepted 'aud' values; a token must name one. Unset: not checked. [HERALD_JWT_AUDIENCE]")
+    var jwtAudience: String = environment("JWT_AUDIENCE") ?? ""
+
+    @Option(help: "Required 'iss' of client tokens. Unset: not checked. [HERALD_JWT_ISSUER]")
+    var jwtIssuer: String = environment("JWT_ISSUER") ?? ""
+
+    @Option(help: "Seconds of clock skew tolerated on exp and nbf. [HERALD_JWT_LEEWAY_SECONDS]")
+    var jwtLeewaySeconds: Int = environment("JWT_LEEWAY_SECONDS").flatMap(Int.init) ?? 30
+
     @Option(help: "Token claim holding the account id. [HERALD_JWT_ACCOUNT_CLAIM]")
     var jwtAccountClaim: String = environment("JWT_ACCOUNT_CLAIM") ?? "account"
 
-    @Option(help: "Comma-separated keys for the HTTP API; empty disables it. [HERALD_API_KEYS]")
+    @Option(help: "Comma-separated keys for the HTTP API, each optionally scoped: key{acct}{org:*}; empty disables it. [HERALD_API_KEYS]")
     var apiKeys: String = ""
 
     @Option(help: "Comma-separated Origins allowed to open WebSockets; unset allows any. [HERALD_ALLOWED_ORIGINS]")
     var allowedOrigins: String = environment("ALLOWED_ORIGINS") ?? ""
+
+    @Option(help: "Refused upgrades: browser (close 44xx when Origin is sent, else HTTP), close (always) or http (never). [HERALD_UPGRADE_REFUSALS]")
+    var upgradeRefusals: String = environment("UPGRADE_REFUSALS") ?? "browser"
 
     @Option(help: "Seconds between client pings; two silent heartbeats close a connection. [HERALD_HEARTBEAT_SECONDS]")
     var heartbeatSeconds: Int = environment("HEARTBEAT_SECONDS").flatMap(Int.init) ?? 30
@@ -168,13 +189,19 @@ struct Serve: AsyncParsableCommand {
             hmacSecret: jwtSecret.nonEmpty,
             publicKeyPEM: try jwtPublicKey.nonEmpty.map { try String(contentsOfFile: $0, encoding: .utf8) },
             jwksJSON: try jwksFile.nonEmpty.map { try String(contentsOfFile: $0, encoding: .utf8) },
-            accountClaim: jwtAccountClaim)
+            jwksURL: jwksURL.nonEmpty,
+            jwksRefreshInterval: .seconds(jwksRefreshSeconds.clampedForTime),
+            jwksMinimumRefreshInterval: .seconds(jwksMinRefreshSeconds.clampedForTime),
+            accountClaim: jwtAccountClaim,
+            audiences: jwtAudience.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+            issuer: jwtIssuer.nonEmpty, leewaySeconds: jwtLeewaySeconds)
+        guard let refusals = UpgradeRefusalMode(rawValue: upgradeRefusals) else { throw ConfigurationError.invalidUpgradeRefusals(upgradeRefusals) }
         let origins = allowedOrigins.nonEmpty.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }) }
         return EdgeNodeConfiguration(
             host: host.isEmpty ? "0.0.0.0" : host, port: port, nodeID: nodeID,
             authentication: authentication,
-            apiKeys: apiKeys.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
-            allowedOrigins: origins, heartbeatSeconds: heartbeatSeconds, outboundBufferBytes: outboundBufferBytes,
+            apiKeys: APIKeyScope.entries(in: apiKeys),
+            allowedOrigins: origins, upgradeRefusals: refusals, heartbeatSeconds: heartbeatSeconds, outboundBufferBytes: outboundBufferBytes,
             maxClientMessageBytes: maxMessageBytes, maxRequestBodyBytes: maxRequestBytes,
             clientMessagesPerSecond: clientRate, clientMessageBurst: clientBurst,
             maxSubscriptionsPerConnection: maxSubscriptions,
@@ -196,6 +223,7 @@ struct Serve: AsyncParsableCommand {
         "HISTORY_MAX_AGE_SECONDS", "MAX_REPLAY", "PRESENCE_TTL_SECONDS", "PRESENCE_REFRESH_SECONDS", "TYPING_TTL_MS", "EVENT_LOOPS",
         "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS", "RESUME_INTERVAL_MS",
         "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_USER", "MAX_PENDING_HANDSHAKES",
+        "JWKS_REFRESH_SECONDS", "JWKS_MIN_REFRESH_SECONDS", "JWT_LEEWAY_SECONDS",
     ]
 }
 

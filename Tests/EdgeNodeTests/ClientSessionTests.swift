@@ -19,6 +19,19 @@ struct ClientSessionTests {
         #expect(session.receive(text: Array(#"{"type":"ping","id":"a"}"#.utf8), now: start) == [.send(.pong(ref: .string("a")))])
     }
 
+    @Test func refreshBecomesAnAction() {
+        var session = session(channels: ["kpi:*"])
+        #expect(session.receive(text: Array(#"{"type":"refresh","token":"a.b.c","id":5}"#.utf8), now: start)
+            == [.refresh(token: "a.b.c", ref: .integer(5))])
+        let missing = session.receive(text: Array(#"{"type":"refresh","id":6}"#.utf8), now: start)
+        guard case .send(.error(code: .malformedMessage, _, ref: .integer(6)))? = missing.first else {
+            Issue.record("expected malformed_message, got \(missing)")
+            return
+        }
+        // A prefix grant allows the channels under it.
+        #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"kpi:sales"}"#.utf8), now: start) == [.subscribe(channel: "kpi:sales")])
+    }
+
     @Test func subscribeRules() {
         var session = session(channels: ["inbox", "kpi", "extra"])
         #expect(session.receive(text: Array(#"{"type":"subscribe","channel":"inbox","id":1}"#.utf8), now: start)

@@ -16,6 +16,14 @@ struct ConfigurationValidationTests {
         #expect(throws: ConfigurationError.self) { try configuration.validate() }
         configuration.developmentMode = true
         try configuration.validate()
+        configuration = Fixture.configuration()
+        configuration.apiKeys = ["k{acme}{org:*}", "other"]
+        try configuration.validate()
+        configuration.apiKeys = ["k{acme}", "k{org:*}"]
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
+        configuration = Fixture.configuration()
+        configuration.authentication.leewaySeconds = 601
+        #expect(throws: ConfigurationError.self) { try configuration.validate() }
     }
 
     /// Runs `edge-node serve` with `environment`; returns its exit status and standard error.
@@ -47,6 +55,12 @@ struct ConfigurationValidationTests {
             (["HERALD_API_KEYS": "dev-api-key"], [], "HERALD_API_KEYS"),
             (["HERALD_JWT_SECRET": "replace-with-at-least-32-random-bytes-0000"], [], "HERALD_JWT_SECRET"),
             ([:], ["--max-replay", "many"], "--max-replay"),
+            (["HERALD_JWT_LEEWAY_SECONDS": "soon"], [], "HERALD_JWT_LEEWAY_SECONDS"),
+            (["HERALD_JWT_LEEWAY_SECONDS": "-1"], [], "HERALD_JWT_LEEWAY_SECONDS"),
+            (["HERALD_JWKS_URL": "http://idp.example.com/.well-known/jwks.json"], [], "HERALD_JWKS_URL"),
+            (["HERALD_JWKS_MIN_REFRESH_SECONDS": "0"], [], "HERALD_JWKS_MIN_REFRESH_SECONDS"),
+            (["HERALD_API_KEYS": "good,scoped{acme}{two words}"], [], "HERALD_API_KEYS"),
+            (["HERALD_UPGRADE_REFUSALS": "sometimes"], [], "HERALD_UPGRADE_REFUSALS"),
         ]
         for (environment, arguments, name) in cases {
             let (status, errors) = try serve(environment, arguments: arguments)

@@ -11,7 +11,7 @@ import Testing
 @Suite("Fail-closed delivery through Redis", .serialized)
 struct FailClosedDeliveryTests {
     /// Spelled out here rather than read from `ReservedEventType`: the test states the contract.
-    static let serverOnlyTypes = ["connected", "recovery", "pong", "error", "ack", "presence.state"]
+    static let serverOnlyTypes = ["connected", "recovery", "pong", "error", "ack", "presence.state", "refreshed"]
     static let heraldPublishedTypes = ["presence.join", "presence.leave", "typing.start", "typing.stop"]
 
     /// A node on a fresh redis-server, with a raw Redis connection for publishing like `redis-cli`.

@@ -9,27 +9,11 @@ import Testing
 @Suite("Handshake refusals", .serialized)
 struct HandshakeRefusalTests {
     private func refusal(_ node: RunningNode, path: String, headers: [(String, String)] = []) async throws -> HeraldTestSupport.HTTPRefusal {
-        do {
-            let client = try await TestWebSocketClient.connect(port: node.port, path: path, headers: headers)
-            await client.close()
-            throw TestFailure("upgrade to \(path) was accepted")
-        } catch let refusal as HeraldTestSupport.HTTPRefusal {
-            return refusal
-        }
+        try await node.refusal(path: path, headers: headers)
     }
 
-    /// A token signed by jwt-kit with an arbitrary key and header algorithm.
     private func signed(_ claims: [String: Any], header: [String: Any] = ["alg": "HS256", "typ": "JWT"], secret: String = Fixture.secret) -> String {
-        func encode(_ object: [String: Any]) -> String {
-            base64URL(try! JSONSerialization.data(withJSONObject: object))
-        }
-        let input = encode(header) + "." + encode(claims)
-        let signature = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return input + "." + base64URL(Data(signature))
-    }
-
-    private func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        TestToken.signed(claims, header: header, secret: secret)
     }
 
     private var validClaims: [String: Any] {
@@ -38,7 +22,11 @@ struct HandshakeRefusalTests {
 
     @Test("bad tokens, wrong account and disallowed origin are refused with JSON errors")
     func refusals() async throws {
-        let node = try await RunningNode.start { $0.allowedOrigins = ["https://app.example.com"] }
+        // HTTP statuses for every refusal, also those with an Origin (BrowserRefusalTests covers the close codes).
+        let node = try await RunningNode.start {
+            $0.allowedOrigins = ["https://app.example.com"]
+            $0.upgradeRefusals = .http
+        }
         let bystander = try await node.connect(token: try await Fixture.token(user: "bystander"))
 
         var refused = try await refusal(node, path: "/ws")
@@ -49,7 +37,7 @@ struct HandshakeRefusalTests {
         #expect(refused.status == 401)
 
         var expired = validClaims
-        expired["exp"] = Int(Date().timeIntervalSince1970) - 10
+        expired["exp"] = Int(Date().timeIntervalSince1970) - 60  // beyond the default 30 s leeway
         refused = try await refusal(node, path: "/ws?token=\(signed(expired))")
         #expect(refused.status == 401)
         #expect(refused.json?["error"] as? String == "token_expired")
@@ -91,6 +79,12 @@ struct HandshakeRefusalTests {
     func tokenPlacements() async throws {
         let node = try await RunningNode.start { $0.allowedOrigins = ["https://app.example.com"] }
         let token = try await Fixture.token()
+
+        let viaAccessToken = try await TestWebSocketClient.connect(
+            port: node.port, path: "/ws", headers: [("Sec-WebSocket-Protocol", "access_token, \(token)")])
+        #expect(viaAccessToken.selectedSubprotocol == "access_token")
+        #expect(try await viaAccessToken.next()["user"] as? String == "alice")
+        await viaAccessToken.close()
 
         let viaHeader = try await node.connect(token: token, path: "/ws", headers: [("Authorization", "Bearer \(token)")])
         let viaProtocol = try await TestWebSocketClient.connect(

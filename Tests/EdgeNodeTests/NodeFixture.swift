@@ -54,8 +54,10 @@ final class RunningNode: Sendable {
         self.task = task
     }
 
+    /// - Parameter ready: wait until `/readyz` answers 200 before returning.
     static func start(
-        redisURL: String? = nil, window: HistoryWindow = HistoryWindow(), _ customize: (inout EdgeNodeConfiguration) -> Void = { _ in }
+        redisURL: String? = nil, window: HistoryWindow = HistoryWindow(), ready: Bool = true,
+        _ customize: (inout EdgeNodeConfiguration) -> Void = { _ in }
     ) async throws -> RunningNode {
         var configuration = Fixture.configuration()
         customize(&configuration)
@@ -66,7 +68,7 @@ final class RunningNode: Sendable {
         let task = Task { try await group.run() }
         let port = try await server.listeningPort()
         let node = RunningNode(server: server, port: port, group: group, task: task)
-        try await node.waitUntilReady()
+        if ready { try await node.waitUntilReady() }
         return node
     }
 
@@ -86,6 +88,17 @@ final class RunningNode: Sendable {
         let connected = try await client.receiveJSON()
         guard connected["type"] as? String == "connected" else { throw TestFailure("first frame was \(connected)") }
         return client
+    }
+
+    /// The HTTP refusal of an upgrade to `path`; fails the test when the upgrade is accepted.
+    func refusal(path: String, headers: [(String, String)] = []) async throws -> HeraldTestSupport.HTTPRefusal {
+        do {
+            let client = try await TestWebSocketClient.connect(port: port, path: path, headers: headers)
+            await client.close()
+            throw TestFailure("upgrade to \(path) was accepted")
+        } catch let refusal as HeraldTestSupport.HTTPRefusal {
+            return refusal
+        }
     }
 
     func publish(_ json: String, key: String = Fixture.apiKey) async throws -> TestHTTPClient.Response {

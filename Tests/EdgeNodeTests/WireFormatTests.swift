@@ -36,7 +36,8 @@ struct WireFormatTests {
     @Test func names() {
         #expect(AccountName.isValid("42"))
         #expect(AccountName.isValid("acme-corp.eu_1"))
-        for bad in ["", "a{b}", "a b", "ä", String(repeating: "a", count: 65), "a:b"] {
+        #expect(AccountName.isValid("a:b"))
+        for bad in ["", "a{b}", "a b", "ä", String(repeating: "a", count: 129)] {
             #expect(!AccountName.isValid(bad), "\(bad)")
         }
         #expect(ChannelName.isValid("inbox:team-1"))

@@ -67,6 +67,7 @@ struct HeraldPublishRefusalTests {
         Refusal(#"{"type":"error","code":"x"}"#, "ERR herald: type 'error' is reserved"),
         Refusal(#"{"type":"ack","ref":1}"#, "ERR herald: type 'ack' is reserved"),
         Refusal(#"{"type":"presence.state","users":[]}"#, "ERR herald: type 'presence.state' is reserved"),
+        Refusal(#"{"type":"refreshed","exp":1}"#, "ERR herald: type 'refreshed' is reserved"),
         Refusal(#"{"type":"presence.join","data":{"user":"x"}}"#, "ERR herald: type 'presence.join' is reserved"),
         Refusal(#"{"type":"presence.leave","data":{"user":"x"}}"#, "ERR herald: type 'presence.leave' is reserved"),
         Refusal(#"{"type":"typing.start","data":{}}"#, "ERR herald: type 'typing.start' is reserved"),

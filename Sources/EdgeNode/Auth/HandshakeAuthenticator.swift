@@ -4,13 +4,16 @@ import NIOHTTP1
 
 /// Decides, from the upgrade request alone, whether a WebSocket may open and as whom.
 ///
-/// Runs before any WebSocket frame: the origin allow-list, the token (query, `Authorization`,
-/// or `Sec-WebSocket-Protocol` after `bearer`), then the path's account against the token's.
+/// Runs before any WebSocket frame: the origin allow-list, the token (`Sec-WebSocket-Protocol`
+/// after `access_token` or `bearer`, `Authorization: Bearer`, or `?token=`), then the path's
+/// account against the token's.
 public struct HandshakeAuthenticator: Sendable {
     /// An accepted upgrade.
     public struct Acceptance: Sendable, Equatable {
         public var identity: ClientIdentity
-        /// `bearer` when the token came in `Sec-WebSocket-Protocol`; the server must select it.
+        /// The token's `exp`: the session is closed with 4003 once it passed (plus the leeway).
+        public var expiresAt: Date?
+        /// `access_token` or `bearer` when the token came in `Sec-WebSocket-Protocol`; the server must select it.
         public var subprotocol: String?
         /// `?since=` from the request, for recovery.
         public var since: String?
@@ -20,7 +23,7 @@ public struct HandshakeAuthenticator: Sendable {
         public var channels: Set<String> = []
     }
 
-    let verifier: TokenVerifier
+    public let verifier: TokenVerifier
     let allowedOrigins: Set<String>?
     let maxChannels: Int
 
@@ -41,12 +44,13 @@ public struct HandshakeAuthenticator: Sendable {
         }
         let (token, subprotocol) = Self.token(in: head, route: route)
         guard let token, !token.isEmpty else { throw AuthenticationError.missingToken }
-        let identity = try await verifier.verify(token, now: now)
+        let verified = try await verifier.verify(token, now: now)
+        let identity = verified.identity
         if let pathAccount = route.pathAccount, pathAccount != identity.account {
             throw AuthenticationError.accountMismatch
         }
         let channels = try Self.channels(route.channels ?? [], for: identity, maximum: maxChannels)
-        return Acceptance(identity: identity, subprotocol: subprotocol, since: route.since, channels: channels)
+        return Acceptance(identity: identity, expiresAt: verified.expiresAt, subprotocol: subprotocol, since: route.since, channels: channels)
     }
 
     /// Checks `?channels=` against the channel rules and the token's `channels` claim.
@@ -60,6 +64,12 @@ public struct HandshakeAuthenticator: Sendable {
         return channels
     }
 
+    /// Subprotocol names after which a client puts its token (`Sec-WebSocket-Protocol:
+    /// access_token, <jwt>`); the server selects the name, as browsers require.
+    static let tokenSubprotocols = ["access_token", "bearer"]
+
+    /// The token and the subprotocol to select. `?token=` wins (it is what older clients send),
+    /// then `Authorization: Bearer`, then the subprotocol.
     private static func token(in head: HTTPRequestHead, route: WebSocketRoute) -> (String?, String?) {
         if let token = route.token { return (token, nil) }
         if let authorization = head.headers.first(name: "authorization") {
@@ -69,9 +79,18 @@ public struct HandshakeAuthenticator: Sendable {
             }
         }
         let protocols = head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init)
-        if let bearer = protocols.firstIndex(where: { $0.lowercased() == "bearer" }), bearer + 1 < protocols.count {
-            return (protocols[bearer + 1], "bearer")
+        if let marker = offeredTokenSubprotocol(head), let index = protocols.firstIndex(where: { $0.lowercased() == marker }),
+            index + 1 < protocols.count
+        {
+            return (protocols[index + 1], marker)
         }
         return (nil, nil)
+    }
+
+    /// The token subprotocol name the client offered, if any: a refusal by close frame must
+    /// select it too, or the browser fails the handshake before it sees the close code.
+    static func offeredTokenSubprotocol(_ head: HTTPRequestHead) -> String? {
+        let protocols = head.headers[canonicalForm: "sec-websocket-protocol"].map { $0.lowercased() }
+        return protocols.first { tokenSubprotocols.contains($0) }
     }
 }

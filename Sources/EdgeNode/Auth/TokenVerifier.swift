@@ -2,113 +2,107 @@ import Foundation
 import HeraldProtocol
 import JWTKit
 
-/// Verifies client JWTs and turns their claims into a `ClientIdentity`.
+/// Verifies client JWTs and turns their claims into a ``VerifiedToken``.
 ///
-/// Keys are kept per algorithm, and a token is checked only against the keys of the algorithm
-/// its header names, after that algorithm is found on the allow-list: `alg: none` and
-/// algorithm confusion (an HS256 token "signed" with an RSA public key) never reach a key.
+/// Every key is bound to one algorithm, and a token only reaches keys of the algorithm its header
+/// names, after that algorithm is found on the allow-list: `alg: none` and algorithm confusion (an
+/// HS256 token "signed" with an RSA public key) never reach a key. A token's `kid` selects exactly
+/// one JWKS key (fetching the JWKS again once when no key has it), whose type must match `alg`; a
+/// token without `kid` is tried against the keys of its `alg` only. Claims are checked with the
+/// configured audience, issuer and leeway.
 public struct TokenVerifier: Sendable {
-    private let collections: [String: JWTKeyCollection]
-    private let accountClaim: String
+    /// The configured secret and PEM key, by algorithm: the keys without a `kid`.
+    private let configuredKeys: [String: VerificationKey]
+    /// `HERALD_JWKS_FILE`.
+    private let fileKeys: VerificationKeySet
+    /// `HERALD_JWKS_URL`.
+    private let remoteKeys: JWKSSource?
+    private let rules: AuthenticationConfiguration
 
     /// HS256 secrets shorter than the hash output (32 bytes) are refused, as RFC 7518 §3.2 requires.
     public static let minimumSecretBytes = 32
 
     /// Algorithms this verifier accepts, derived from the configured keys.
-    public var acceptedAlgorithms: Set<String> { Set(collections.keys) }
+    public let acceptedAlgorithms: Set<String>
 
-    public init(_ configuration: AuthenticationConfiguration) async throws {
-        var collections: [String: JWTKeyCollection] = [:]
+    /// - Parameter jwks: the running source of `configuration.jwksURL`; without one, the URL is
+    ///   only validated (as the executable does before it starts the node).
+    public init(_ configuration: AuthenticationConfiguration, jwks: JWKSSource? = nil) async throws {
+        var keys: [String: VerificationKey] = [:]
         if let secret = configuration.hmacSecret, !secret.isEmpty {
             guard secret.utf8.count >= Self.minimumSecretBytes else { throw ConfigurationError.weakSecret(minimumBytes: Self.minimumSecretBytes) }
-            collections["HS256"] = await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+            keys["HS256"] = VerificationKey(
+                algorithm: "HS256", collection: await JWTKeyCollection().add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256))
         }
         if let pem = configuration.publicKeyPEM {
             if let key = try? ES256PublicKey(pem: pem) {
-                collections["ES256"] = await JWTKeyCollection().add(ecdsa: key)
+                keys["ES256"] = VerificationKey(algorithm: "ES256", collection: await JWTKeyCollection().add(ecdsa: key))
             } else {
                 do {
                     let key = try Insecure.RSA.PublicKey(pem: pem)
-                    collections["RS256"] = await JWTKeyCollection().add(rsa: key, digestAlgorithm: .sha256)
+                    keys["RS256"] = VerificationKey(algorithm: "RS256", collection: await JWTKeyCollection().add(rsa: key, digestAlgorithm: .sha256))
                 } catch {
                     throw ConfigurationError.invalidPublicKey(String(describing: error))
                 }
             }
         }
+        var fileKeys = VerificationKeySet()
         if let jwks = configuration.jwksJSON {
             do {
-                let keys = try await JWTKeyCollection().add(jwksJSON: jwks)
-                for alg in ["RS256", "ES256"] where collections[alg] == nil { collections[alg] = keys }
+                fileKeys = try await VerificationKeySet(jwksJSON: Array(jwks.utf8))
             } catch {
                 throw ConfigurationError.invalidJWKS(String(describing: error))
             }
+            guard !fileKeys.isEmpty else { throw ConfigurationError.invalidJWKS("it holds no RS256 or ES256 signing key") }
         }
-        guard !collections.isEmpty else { throw ConfigurationError.noVerificationKey }
-        self.collections = collections
-        self.accountClaim = configuration.accountClaim
+        if let url = configuration.jwksURL { try JWKSSource.validate(url: url) }
+        var algorithms = Set(keys.keys)
+        for key in fileKeys.keys(algorithm: "RS256") + fileKeys.keys(algorithm: "ES256") { algorithms.insert(key.algorithm) }
+        if configuration.jwksURL != nil { algorithms.formUnion(VerificationKeySet.algorithms) }
+        guard !algorithms.isEmpty else { throw ConfigurationError.noVerificationKey }
+        self.configuredKeys = keys
+        self.fileKeys = fileKeys
+        self.remoteKeys = jwks
+        self.rules = configuration
+        self.acceptedAlgorithms = algorithms
     }
 
-    /// Verifies `token` and returns the identity it carries, or throws `AuthenticationError`.
-    public func verify(_ token: String, now: Date = Date()) async throws -> ClientIdentity {
-        let alg: String
+    /// Verifies `token` and returns the identity and expiry it carries, or throws ``AuthenticationError``.
+    public func verify(_ token: String, now: Date = Date()) async throws -> VerifiedToken {
+        let header: JWTHeader
         do {
-            alg = try DefaultJWTParser().parse(Array(token.utf8), as: TokenClaims.self).header.alg ?? "none"
+            header = try DefaultJWTParser().parse(Array(token.utf8), as: TokenClaims.self).header
         } catch {
             throw AuthenticationError.malformedToken
         }
-        guard let keys = collections[alg] else { throw AuthenticationError.algorithmRefused(alg) }
-        let claims: TokenClaims
-        do {
-            claims = try await keys.verify(token, as: TokenClaims.self, iteratingKeys: true)
-        } catch let error as AuthenticationError {
-            throw error
-        } catch {
-            throw AuthenticationError.badSignature
+        let alg = header.alg ?? "none"
+        guard acceptedAlgorithms.contains(alg) else { throw AuthenticationError.algorithmRefused(alg) }
+        let candidates = try await keys(for: alg, kid: header.kid)
+        for key in candidates {
+            if let claims = try? await key.collection.verify(token, as: TokenClaims.self) {
+                return try claims.verified(rules, now: now)
+            }
         }
-        return try claims.identity(accountClaim: accountClaim, now: now)
-    }
-}
-
-/// All claims of a token, kept generic so the account claim's name can be configured.
-struct TokenClaims: JWTPayload {
-    var claims: [String: JSONValue]
-
-    init(claims: [String: JSONValue]) {
-        self.claims = claims
+        throw AuthenticationError.badSignature
     }
 
-    init(from decoder: any Decoder) throws {
-        claims = try decoder.singleValueContainer().decode([String: JSONValue].self)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(claims)
-    }
-
-    /// Signature checks happen in jwt-kit; claim checks happen in `identity`, where the clock is injected.
-    func verify(using algorithm: some JWTAlgorithm) async throws {}
-
-    func identity(accountClaim: String, now: Date) throws -> ClientIdentity {
-        guard case .number(let exp)? = claims["exp"] else { throw AuthenticationError.missingClaim("exp") }
-        do {
-            try ExpirationClaim(value: Date(timeIntervalSince1970: exp)).verifyNotExpired(currentDate: now)
-        } catch {
-            throw AuthenticationError.expired
+    /// The keys a token with `alg` and `kid` may be verified with.
+    private func keys(for alg: String, kid: String?) async throws -> [VerificationKey] {
+        guard let kid else {
+            let keys = configuredKeys[alg].map { [$0] } ?? []
+            return keys + fileKeys.keys(algorithm: alg) + (remoteKeys?.currentKeys?.keys(algorithm: alg) ?? [])
         }
-        // Control characters are refused: presence keys use \u{1F} to separate user from connection.
-        guard let user = claims["sub"]?.identifierString, !user.isEmpty, user.utf8.count <= 256,
-            !user.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
-        else {
-            throw AuthenticationError.missingClaim("sub")
+        var key: VerificationKey?
+        if VerificationKeySet.algorithms.contains(alg) {
+            key = fileKeys.key(kid: kid) ?? remoteKeys?.currentKeys?.key(kid: kid)
+            if key == nil, let remoteKeys { key = await remoteKeys.key(forUnknown: kid) }
         }
-        guard let account = claims[accountClaim]?.identifierString, AccountName.isValid(account) else {
-            throw AuthenticationError.missingClaim(accountClaim)
+        if let key {
+            guard key.algorithm == alg else { throw AuthenticationError.algorithmMismatch(kid: kid, key: key.algorithm, token: alg) }
+            return [key]
         }
-        var channels: Set<String> = []
-        if case .array(let values)? = claims["channels"] {
-            channels = Set(values.compactMap(\.identifierString))
-        }
-        return ClientIdentity(user: user, account: account, channels: channels, info: claims["info"])
+        // The configured secret or PEM key has no kid: a token naming one is still its to verify.
+        guard let configured = configuredKeys[alg] else { throw AuthenticationError.unknownKey(kid) }
+        return [configured]
     }
 }

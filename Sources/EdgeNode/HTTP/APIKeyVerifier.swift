@@ -3,12 +3,17 @@ import NIOHTTP1
 
 /// Checks `Authorization: Bearer <api key>` against the configured keys in constant time:
 /// both sides are hashed to equal length and every key is compared, so timing reveals neither
-/// a key's length nor which key matched.
+/// a key's length nor which key matched. A matched key comes with its ``APIKeyScope``.
 struct APIKeyVerifier: Sendable {
     private let digests: [SHA256Digest]
+    private let scopes: [APIKeyScope]
 
+    /// - Parameter keys: `HERALD_API_KEYS` entries (`key` or `key{acct}{prefix*}`); an entry that
+    ///   does not parse is left out (configuration validation refuses it before the node starts).
     init(keys: [String]) {
-        digests = keys.filter { !$0.isEmpty }.map { SHA256.hash(data: Array($0.utf8)) }
+        let entries = keys.filter { !$0.isEmpty }.compactMap { try? APIKeyScope.parse(entry: $0) }
+        digests = entries.map { SHA256.hash(data: Array($0.key.utf8)) }
+        scopes = entries.map(\.scope)
     }
 
     var isEnabled: Bool { !digests.isEmpty }
@@ -16,25 +21,38 @@ struct APIKeyVerifier: Sendable {
     /// The 401 for a request without a valid key (also when no key is configured), else nil.
     func refusal(for head: HTTPRequestHead) -> HTTPRefusal? {
         do throws(AuthenticationError) {
-            guard isEnabled else { throw .badAPIKey }
-            try check(head.headers)
+            _ = try scope(for: head.headers)
             return nil
         } catch {
             return HTTPRefusal(error)
         }
     }
 
-    func check(_ headers: HTTPHeaders) throws(AuthenticationError) {
+    /// The 401 for a request without a valid key, the 403 `account_forbidden` for a key whose
+    /// scope leaves out `account`, else nil.
+    func refusal(for head: HTTPRequestHead, account: String) -> HTTPRefusal? {
+        do throws(AuthenticationError) {
+            guard try scope(for: head.headers).allows(account) else { throw .accountForbidden(account) }
+            return nil
+        } catch {
+            return HTTPRefusal(error)
+        }
+    }
+
+    /// The scope of the key the request carries, or throws when it carries no valid key.
+    func scope(for headers: HTTPHeaders) throws(AuthenticationError) -> APIKeyScope {
+        guard isEnabled else { throw .badAPIKey }
         guard let authorization = headers.first(name: "authorization") else { throw .missingAPIKey }
         let parts = authorization.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw .missingAPIKey }
         let presented = SHA256.hash(data: Array(parts[1].utf8))
-        var matched = false
-        for digest in digests {
+        var matched = -1
+        for (index, digest) in digests.enumerated() {
             var difference: UInt8 = 0
             for (a, b) in zip(digest, presented) { difference |= a ^ b }
-            matched = matched || difference == 0
+            matched = difference == 0 ? index : matched
         }
-        guard matched else { throw .badAPIKey }
+        guard matched >= 0 else { throw .badAPIKey }
+        return scopes[matched]
     }
 }

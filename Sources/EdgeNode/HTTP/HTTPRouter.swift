@@ -1,7 +1,10 @@
+import Foundation
 import NIOHTTP1
 
 /// The node's route table: method and path pattern to endpoint, one endpoint per route.
-/// Patterns are literal segments and `{parameter}` segments (one path segment each).
+/// Patterns are literal segments and `{parameter}` segments (one path segment each); a
+/// parameter is percent-decoded after the path is split, so `org%3A42` is `org:42` and an
+/// encoded `/` stays inside its segment.
 struct HTTPRouter: Sendable {
     /// The outcome of looking a request up.
     enum Resolution {
@@ -41,7 +44,8 @@ struct HTTPRouter: Sendable {
         var parameters: [String] = []
         for (expected, actual) in zip(pattern, segments) {
             if expected.first == "{" && expected.last == "}" {
-                parameters.append(String(actual))
+                guard let decoded = actual.removingPercentEncoding else { return nil }
+                parameters.append(decoded)
             } else if expected != actual {
                 return nil
             }

@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 
 /// `GET /api/v1/accounts/{account}/presence`: who is online in an account. An API key may read
-/// any account it names, as it may publish to any.
+/// the presence of the accounts it may publish to: any, or those of its scope.
 struct PresenceEndpoint: HTTPEndpoint {
     let presence: PresenceTracker
     let apiKeys: APIKeyVerifier
@@ -12,9 +12,9 @@ struct PresenceEndpoint: HTTPEndpoint {
     func admit(_ head: HTTPRequestHead, parameters: [String]) -> HTTPRefusal? {
         if let refusal = apiKeys.refusal(for: head) { return refusal }
         guard AccountName.isValid(parameters[0]) else {
-            return PublishRequest.bad("the account must be 1-\(AccountName.maximumLength) characters of A-Z a-z 0-9 _ - .")
+            return PublishRequest.bad("the account must be \(AccountName.rule) (percent-encoded in the path where needed)")
         }
-        return nil
+        return apiKeys.refusal(for: head, account: parameters[0])
     }
 
     func respond(to request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {

@@ -5,7 +5,9 @@ import NIOCore
 import NIOHTTP1
 
 /// `POST /api/v1/publish` and `POST /api/v1/publish/batch`: events from a backend, validated
-/// once and published through the broker (with history unless asked otherwise).
+/// once and published through the broker (with history unless asked otherwise). A scoped API key
+/// may only publish to its accounts: one event of a batch outside the scope refuses the whole
+/// batch (403 `account_forbidden`, naming its index) before anything is published.
 struct PublishEndpoint: HTTPEndpoint {
     let broker: any EventBroker
     let apiKeys: APIKeyVerifier
@@ -29,6 +31,12 @@ struct PublishEndpoint: HTTPEndpoint {
                 : [try PublishRequest.parse(body: request.body)]
         } catch {
             return eventLoop.makeSucceededFuture(HTTPResponse(error))
+        }
+        let scope = (try? apiKeys.scope(for: request.head.headers)) ?? .noAccount
+        if let index = requests.firstIndex(where: { !scope.allows($0.account) }) {
+            var refusal = HTTPRefusal(AuthenticationError.accountForbidden(requests[index].account))
+            if batch { refusal.message = "events[\(index)]: \(refusal.message)" }
+            return eventLoop.makeSucceededFuture(HTTPResponse(refusal))
         }
         let publishes = requests.map { request in
             broker.publish(account: request.account, payload: ByteBuffer(bytes: request.event), history: request.history)

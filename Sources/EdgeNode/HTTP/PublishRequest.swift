@@ -75,7 +75,7 @@ struct PublishRequest: Sendable {
             guard fields.updateValue(member.value, forKey: field) == nil else { throw Self.bad("'\(name)' appears more than once") }
         }
         guard let account = fields[.account]?.string(in: bytes), AccountName.isValid(account) else {
-            throw Self.bad("'account' must be a string of 1-\(AccountName.maximumLength) characters of A-Z a-z 0-9 _ - .")
+            throw Self.bad("'account' must be a string of \(AccountName.rule)")
         }
         guard let typeValue = fields[.type], let type = typeValue.string(in: bytes), !type.isEmpty, type.utf8.count <= Self.maximumTypeLength else {
             throw Self.bad("'type' must be a non-empty string of at most \(Self.maximumTypeLength) bytes")

@@ -27,9 +27,19 @@ extension EdgeNodeConfiguration {
         // A refresh must come before the entries it refreshes expire.
         try Self.check("HERALD_PRESENCE_REFRESH_SECONDS", Int(presenceTiming.refreshInterval / 1000), 1...max(1, Int(presenceTiming.entryTTL / 1000) - 1))
         try Self.check("HERALD_TYPING_TTL_MS", Int(presenceTiming.typingTTL), 500...60_000)
+        try Self.check("HERALD_JWT_LEEWAY_SECONDS", authentication.leewaySeconds, 0...600)
+        let refresh = Int(authentication.jwksRefreshInterval.components.seconds)
+        try Self.check("HERALD_JWKS_REFRESH_SECONDS", refresh, 10...86_400)
+        try Self.check("HERALD_JWKS_MIN_REFRESH_SECONDS", Int(authentication.jwksMinimumRefreshInterval.components.seconds), 1...refresh)
+        if let url = authentication.jwksURL { try JWKSSource.validate(url: url) }
+        var keys: Set<String> = []
+        for entry in apiKeys {
+            let key = try APIKeyScope.parse(entry: entry).key
+            guard keys.insert(key).inserted else { throw .invalidAPIKey("a key is listed twice") }
+        }
         guard !developmentMode else { return }
         if let secret = authentication.hmacSecret, Self.isPlaceholder(secret) { throw .placeholderSecret("HERALD_JWT_SECRET") }
-        if apiKeys.contains(where: Self.isPlaceholder) { throw .placeholderSecret("HERALD_API_KEYS") }
+        if keys.contains(where: Self.isPlaceholder) { throw .placeholderSecret("HERALD_API_KEYS") }
     }
 
     /// Throws `outOfRange` naming `option` unless `value` lies in `range`.

@@ -10,11 +10,15 @@ public struct EdgeNodeConfiguration: Sendable {
     public var nodeID: String
     /// How tokens are verified and which claim names the account.
     public var authentication: AuthenticationConfiguration
-    /// Keys accepted by the HTTP API (`Authorization: Bearer <key>`). Empty disables the API.
+    /// Keys accepted by the HTTP API (`Authorization: Bearer <key>`), each optionally scoped to
+    /// accounts: `key{acct1}{org:*}` (see ``APIKeyScope``). Empty disables the API.
     public var apiKeys: [String]
     /// Allowed `Origin` values for WebSocket upgrades; nil allows any. Requests without an
     /// `Origin` header (non-browser clients) are allowed.
     public var allowedOrigins: Set<String>?
+    /// How a refused WebSocket upgrade is answered: an HTTP error, or an accepted upgrade closed
+    /// at once with a 44xx code browsers can read.
+    public var upgradeRefusals: UpgradeRefusalMode
     /// Seconds between client pings the server asks for; a connection silent for two is closed.
     public var heartbeatSeconds: Int
     /// Bytes the server may hold for one slow client before closing it with 4001.
@@ -59,6 +63,7 @@ public struct EdgeNodeConfiguration: Sendable {
         authentication: AuthenticationConfiguration,
         apiKeys: [String] = [],
         allowedOrigins: Set<String>? = nil,
+        upgradeRefusals: UpgradeRefusalMode = .browser,
         heartbeatSeconds: Int = 30,
         outboundBufferBytes: Int = 1 << 20,
         maxClientMessageBytes: Int = 64 * 1024,
@@ -84,6 +89,7 @@ public struct EdgeNodeConfiguration: Sendable {
         self.authentication = authentication
         self.apiKeys = apiKeys
         self.allowedOrigins = allowedOrigins
+        self.upgradeRefusals = upgradeRefusals
         self.heartbeatSeconds = heartbeatSeconds
         self.outboundBufferBytes = outboundBufferBytes
         self.maxClientMessageBytes = maxClientMessageBytes
@@ -105,7 +111,8 @@ public struct EdgeNodeConfiguration: Sendable {
     }
 }
 
-/// The keys tokens are verified with. At least one source must be set.
+/// The keys tokens are verified with, and the claims they must carry. At least one key source
+/// must be set.
 public struct AuthenticationConfiguration: Sendable {
     /// HS256 shared secret.
     public var hmacSecret: String?
@@ -113,13 +120,38 @@ public struct AuthenticationConfiguration: Sendable {
     public var publicKeyPEM: String?
     /// JSON text of a JWKS (RS256/ES256 keys, selected by `kid`).
     public var jwksJSON: String?
+    /// Where to fetch the JWKS from (`https://`, or `http://` on a loopback host only); fetched at
+    /// start-up, refreshed, and on an unknown `kid`.
+    public var jwksURL: String?
+    /// How often the JWKS is fetched when its response carries no `Cache-Control: max-age`, and
+    /// the longest a `max-age` may stretch it to.
+    public var jwksRefreshInterval: Duration
+    /// The shortest time between two fetches of the JWKS: the floor of `max-age`, and the most
+    /// often an unknown `kid` may cause a fetch.
+    public var jwksMinimumRefreshInterval: Duration
     /// Claim holding the account id.
     public var accountClaim: String
+    /// Accepted `aud` values; a token must name at least one. Empty: `aud` is not checked.
+    public var audiences: [String]
+    /// The required `iss`; nil: `iss` is not checked.
+    public var issuer: String?
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    public var leewaySeconds: Int
 
-    public init(hmacSecret: String? = nil, publicKeyPEM: String? = nil, jwksJSON: String? = nil, accountClaim: String = "account") {
+    public init(
+        hmacSecret: String? = nil, publicKeyPEM: String? = nil, jwksJSON: String? = nil, jwksURL: String? = nil,
+        jwksRefreshInterval: Duration = .seconds(600), jwksMinimumRefreshInterval: Duration = .seconds(30),
+        accountClaim: String = "account", audiences: [String] = [], issuer: String? = nil, leewaySeconds: Int = 30
+    ) {
         self.hmacSecret = hmacSecret
         self.publicKeyPEM = publicKeyPEM
         self.jwksJSON = jwksJSON
+        self.jwksURL = jwksURL
+        self.jwksRefreshInterval = jwksRefreshInterval
+        self.jwksMinimumRefreshInterval = jwksMinimumRefreshInterval
         self.accountClaim = accountClaim
+        self.audiences = audiences
+        self.issuer = issuer
+        self.leewaySeconds = leewaySeconds
     }
 }

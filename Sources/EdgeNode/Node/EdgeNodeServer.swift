@@ -55,14 +55,24 @@ public final class EdgeNodeServer: Service, Sendable {
     }
 
     private func serve() async throws {
-        let verifier = try await TokenVerifier(configuration.authentication)
+        let jwks = try configuration.authentication.jwksURL.map { url in
+            try JWKSSource(
+                configuration: JWKSSource.Configuration(
+                    url: url, refreshInterval: configuration.authentication.jwksRefreshInterval,
+                    minimumRefreshInterval: configuration.authentication.jwksMinimumRefreshInterval),
+                logger: self.logger, metrics: self.metrics)
+        }
+        // Fetches the JWKS until the listener has closed; readiness waits for its first good fetch.
+        let keyRefresh = jwks.map { source in Task { try await source.run() } }
+        defer { keyRefresh?.cancel() }
+        let verifier = try await TokenVerifier(configuration.authentication, jwks: jwks)
         let authenticator = HandshakeAuthenticator(
             verifier: verifier, allowedOrigins: configuration.allowedOrigins, maxChannels: configuration.maxSubscriptionsPerConnection)
         let backend = try makeBackend(NodeBackend.Context(eventLoop: group.next(), presenceTiming: configuration.presenceTiming, logger: logger))
         let broker = backend.broker
         let descriptors = DescriptorBudget.current()
         let maxConnections = configuration.maxConnections ?? descriptors.sessions
-        let readiness = NodeReadiness(broker: broker, maxConnections: maxConnections)
+        let readiness = NodeReadiness(broker: broker, keys: jwks, maxConnections: maxConnections)
         let interest = AccountInterest(broker: broker)
         let presence = PresenceTracker(
             store: backend.presenceStore, timing: configuration.presenceTiming,
@@ -96,11 +106,12 @@ public final class EdgeNodeServer: Service, Sendable {
             maxConnectionsPerUser: configuration.maxConnectionsPerUser, maxPendingHandshakes: configuration.maxPendingHandshakes)
         let sessions = SessionFactory(
             configuration: configuration, fanOut: fanOut, broker: broker, presence: presence, metrics: metrics, logger: logger,
-            serial: connectionSerial)
+            serial: connectionSerial, tokens: verifier)
         let initializer = ConnectionInitializer(
             router: http,
             webSocket: WebSocketUpgrade(
-                admission: admission, sessions: sessions, encoding: webSocketEncoding, maxMessageBytes: configuration.maxClientMessageBytes),
+                admission: admission, sessions: sessions, encoding: webSocketEncoding, maxMessageBytes: configuration.maxClientMessageBytes,
+                refusals: configuration.upgradeRefusals),
             requestTimeout: configuration.handshakeTimeout)
 
         let openChannels = ManagedAtomic(0)
@@ -150,6 +161,8 @@ public final class EdgeNodeServer: Service, Sendable {
         }
         try? await presence.stop().get()
         try? await broker.shutdown().get()
+        keyRefresh?.cancel()
+        _ = await keyRefresh?.result
         logger.info("edge node stopped")
     }
 

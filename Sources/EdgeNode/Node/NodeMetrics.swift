@@ -17,6 +17,12 @@ public final class NodeMetrics: Sendable {
     let clientErrors: Counter
     let publishes: Counter
     let publishFailures: Counter
+    let jwksFetches: Counter
+    let jwksFetchFailures: Counter
+    let jwksUnknownKeyFetches: Counter
+    let jwksKeys: Gauge
+    let tokenExpiryCloses: Counter
+    let tokenRefreshes: Counter
     /// Broker events dropped before delivery, one counter per reason (`herald_events_rejected_total{reason}`).
     let eventsRejected: [EventRouting.DropReason: Counter]
 
@@ -34,6 +40,12 @@ public final class NodeMetrics: Sendable {
         clientErrors = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "client_errors", unitName: "total", helpText: "Error frames sent to clients"))
         publishes = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "api_publishes", unitName: "total", helpText: "Events published through the HTTP API"))
         publishFailures = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "api_publish_failures", unitName: "total", helpText: "HTTP API publishes that failed (broker unavailable)"))
+        jwksFetches = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "jwks_fetches", unitName: "total", helpText: "JWKS fetches started (start-up, schedule and unknown kid)"))
+        jwksFetchFailures = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "jwks_fetch_failures", unitName: "total", helpText: "JWKS fetches that failed; the last good key set stays in use"))
+        jwksUnknownKeyFetches = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "jwks_unknown_kid_fetches", unitName: "total", helpText: "JWKS fetches caused by a token with an unknown kid"))
+        jwksKeys = registry.makeGauge(descriptor: .init(namespace: "herald", metricName: "jwks_keys", unitName: "count", helpText: "Keys in the JWKS fetched last"))
+        tokenExpiryCloses = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "token_expiry_closes", unitName: "total", helpText: "Connections closed with 4003 because their token expired"))
+        tokenRefreshes = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "token_refreshes", unitName: "total", helpText: "refresh messages that extended a connection"))
         eventsRejected = Dictionary(uniqueKeysWithValues: EventRouting.DropReason.allCases.map { reason in
             (reason, registry.makeCounter(
                 descriptor: .init(namespace: "herald", metricName: "events_rejected", unitName: "total", helpText: "Broker events dropped before delivery, by reason (also counted in herald_events_dropped_total)"),

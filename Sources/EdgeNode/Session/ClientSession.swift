@@ -20,6 +20,9 @@ struct ClientSession: Sendable {
         case stopTyping(conversation: String)
         /// Answer with `presence.state`.
         case queryPresence(ref: MessageReference?)
+        /// Verify `token`; when it names this connection's account and user, the connection
+        /// expires with it instead (answered with `refreshed`), else an `error`.
+        case refresh(token: String, ref: MessageReference?)
         case unsubscribe(channel: String)
         case close(CloseCode, reason: String)
     }
@@ -137,6 +140,11 @@ struct ClientSession: Sendable {
             return typing(message, start: message.type == "typing.start", now: now)
         case "presence.get":
             return [.queryPresence(ref: message.id)]
+        case "refresh":
+            guard let token = message.token, !token.isEmpty else {
+                return [.send(.error(code: .malformedMessage, message: "'refresh' needs 'token': the new JWT", ref: message.id))]
+            }
+            return [.refresh(token: token, ref: message.id)]
         default:
             return [.send(.error(code: .unknownType, message: "unknown message type '\(message.type)' and no upstream is configured", ref: message.id))]
         }

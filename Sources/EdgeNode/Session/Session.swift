@@ -1,3 +1,4 @@
+import Foundation
 import HeraldBroker
 import HeraldProtocol
 import Logging
@@ -34,6 +35,10 @@ final class Session: EventRecipient {
         var resumeInterval: TimeAmount
         /// Bytes of live events held during a replay before the client counts as too slow.
         var maxHeldBytes: Int
+        /// The token's `exp`: at it plus `tokenLeeway` the session closes with 4003 unless a
+        /// `refresh` extended it. nil: the session does not expire.
+        var expiresAt: Date? = nil
+        var tokenLeeway: TimeAmount = .zero
     }
 
     private enum State { case open, closed }
@@ -55,11 +60,16 @@ final class Session: EventRecipient {
     private var registered = false
     private weak var transport: (any SessionTransport)?
     private(set) var lastActivity: NIODeadline
+    /// Verifies the tokens of `refresh` messages; nil refuses them.
+    private let tokens: TokenVerifier?
+    /// Closes the session with 4003 when its token runs out.
+    private var expiry: Scheduled<Void>?
 
     init(
         identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker,
-        presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop
+        presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop, tokens: TokenVerifier? = nil
     ) {
+        self.tokens = tokens
         let now = NIODeadline.now()
         self.identity = identity
         self.settings = settings
@@ -96,6 +106,7 @@ final class Session: EventRecipient {
         metrics.connections.increment()
         metrics.connectionsOpened.increment()
         registered = true
+        if let expiresAt = settings.expiresAt { expire(at: expiresAt) }
         let coverage = shard.add(self, start: settings.startOffset)
         if let since = settings.since {
             resume(since: since)
@@ -109,6 +120,8 @@ final class Session: EventRecipient {
     /// The connection is gone: stop deliveries (safe to call more than once).
     func transportClosed() {
         state = .closed
+        expiry?.cancel()
+        expiry = nil
         guard registered else { return }
         registered = false
         shard.remove(self)
@@ -243,8 +256,51 @@ final class Session: EventRecipient {
                 case .failure: self.send(.error(code: .unavailable, message: "presence is unavailable: retry shortly", ref: ref))
                 }
             }
+        case .refresh(let token, let ref):
+            refresh(token: token, ref: ref)
         case .close(let code, let reason):
             close(code: code, reason: reason)
+        }
+    }
+
+    // MARK: Token expiry
+
+    /// (Re)arms the expiry: the session closes with 4003 at `date` plus the leeway.
+    private func expire(at date: Date) {
+        expiry?.cancel()
+        let remaining = date.timeIntervalSinceNow * 1e9 + Double(settings.tokenLeeway.nanoseconds)
+        let delay = TimeAmount.nanoseconds(Int64(Swift.max(0, Swift.min(remaining, 1e17))))
+        expiry = eventLoop.assumeIsolated().scheduleTask(in: delay) {
+            guard self.state == .open else { return }
+            self.metrics.tokenExpiryCloses.increment()
+            self.close(code: .tokenExpired, reason: "token_expired: refresh the token before it expires, or reconnect with a new one")
+        }
+    }
+
+    /// Verifies a `refresh` token off the event loop; one for this account and user moves the
+    /// expiry to its own, anything else is refused and the connection keeps its expiry.
+    private func refresh(token: String, ref: MessageReference?) {
+        guard let tokens else {
+            send(.error(code: .unauthorized, message: "this node does not accept refresh", ref: ref))
+            return
+        }
+        let promise = eventLoop.makePromise(of: VerifiedToken.self)
+        promise.completeWithTask { try await tokens.verify(token) }
+        promise.futureResult.assumeIsolated().whenComplete { result in
+            guard self.state == .open else { return }
+            switch result {
+            case .success(let verified) where verified.identity.account == self.identity.account && verified.identity.user == self.identity.user:
+                self.metrics.tokenRefreshes.increment()
+                self.expire(at: verified.expiresAt)
+                self.send(.refreshed(exp: Int64(verified.expiresAt.timeIntervalSince1970.rounded(.down)), ref: ref))
+            case .success:
+                self.send(.error(
+                    code: .tokenMismatch, message: "the token names another account or user than this connection, which keeps its own expiry",
+                    ref: ref))
+            case .failure(let error):
+                let refusal = error as? AuthenticationError
+                self.send(.error(code: refusal?.errorCode ?? .unauthorized, message: refusal?.description ?? "the token could not be verified", ref: ref))
+            }
         }
     }
 

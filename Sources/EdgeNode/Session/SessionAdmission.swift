@@ -77,6 +77,10 @@ struct SessionAdmission: Sendable {
         if !readiness.brokerReady {
             return HTTPRefusal(status: .serviceUnavailable, code: .unavailable, message: "the broker is unavailable: retry shortly")
         }
+        if !readiness.keysReady {
+            return HTTPRefusal(
+                status: .serviceUnavailable, code: .unavailable, message: "the token keys (JWKS) are not loaded yet: retry shortly", retryAfter: 1)
+        }
         if readiness.isFull {
             return HTTPRefusal(
                 status: .serviceUnavailable, code: .nodeFull, message: "this node holds its \(readiness.maxConnections) connections: try another",

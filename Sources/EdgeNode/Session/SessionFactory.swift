@@ -14,6 +14,8 @@ struct SessionFactory: Sendable {
     let metrics: NodeMetrics
     let logger: Logger
     let serial: ManagedAtomic<UInt64>
+    /// Verifies `refresh` tokens.
+    var tokens: TokenVerifier? = nil
 
     /// A new session for `acceptance`, confined to `eventLoop`.
     func makeSession(for acceptance: HandshakeAuthenticator.Acceptance, on eventLoop: EventLoop) throws -> Session {
@@ -25,9 +27,10 @@ struct SessionFactory: Sendable {
             messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst,
             startOffset: acceptance.offset.flatMap(StreamOffset.init), channels: acceptance.channels,
             since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents, resumeInterval: configuration.resumeInterval,
-            maxHeldBytes: configuration.outboundBufferBytes)
+            maxHeldBytes: configuration.outboundBufferBytes, expiresAt: acceptance.expiresAt,
+            tokenLeeway: .seconds(Int64(configuration.authentication.leewaySeconds)))
         return Session(
             identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics,
-            logger: logger, eventLoop: eventLoop)
+            logger: logger, eventLoop: eventLoop, tokens: tokens)
     }
 }
