@@ -13,12 +13,15 @@ if [[ -z "${HERALD_JWT_SECRET:-}" || -z "${HERALD_API_KEYS:-}" ]]; then export H
 export HERALD_JWT_SECRET="${HERALD_JWT_SECRET:-dev-secret-change-me-0123456789abcdef}"
 export HERALD_API_KEYS="${HERALD_API_KEYS:-dev-api-key}"
 export HERALD_LISTEN="${HERALD_LISTEN:-0.0.0.0:8080}"
+# The live console at /console (clients/console, built on herald.js): on for development.
+export HERALD_CONSOLE="${HERALD_CONSOLE:-true}"
 port="${HERALD_LISTEN##*:}"
 token="$("$bin" token --account 42 --user alice --channels '*')"
 cat <<INFO
 
 Herald edge node on port $port ($([[ -n "${HERALD_REDIS_URL:-}" ]] && echo "Redis: $HERALD_REDIS_URL" || echo "embedded broker, no Redis")).
   Connect:   ws://127.0.0.1:$port/ws?token=$token
+  Console:   http://127.0.0.1:$port/console#token=$token
   Publish:   curl -s -X POST http://127.0.0.1:$port/api/v1/publish \\
                -H 'Authorization: Bearer $HERALD_API_KEYS' -H 'Content-Type: application/json' \\
                -d '{"account":"42","type":"message.new","data":{"id":1}}'

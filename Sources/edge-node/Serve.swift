@@ -134,6 +134,12 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Development mode: accept the development and example secrets. [HERALD_DEVELOPMENT=true]")
     var development: Bool = environment("DEVELOPMENT") == "true"
 
+    @Flag(help: "Serve the live console at /console (a page built on herald.js). [HERALD_CONSOLE=true]")
+    var console: Bool = environment("CONSOLE") == "true"
+
+    @Option(help: "Folder holding the console's files (console/ and js/): the repository's clients/ folder. [HERALD_CONSOLE_ROOT]")
+    var consoleRoot: String = environment("CONSOLE_ROOT") ?? ""
+
     @Option(help: "Event loop threads; default one per core. [HERALD_EVENT_LOOPS]")
     var eventLoops: Int = environment("EVENT_LOOPS").flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
 
@@ -153,7 +159,9 @@ struct Serve: AsyncParsableCommand {
         let configuration: EdgeNodeConfiguration
         let backend: NodeBackend.Factory
         do {
-            configuration = try makeConfiguration()
+            var options = try makeConfiguration()
+            options.console = try makeConsole()
+            configuration = options
             try configuration.validate()
             backend = try makeBackend()
             _ = try await TokenVerifier(configuration.authentication)

@@ -4,6 +4,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
         case noVerificationKey, weakSecret(Int), invalidPublicKey(String), invalidJWKS(String), invalidListenAddress(String), invalidRedisURL(String)
         case invalidJWKSURL(String, String), invalidAPIKey(String), invalidUpgradeRefusals(String)
         case outOfRange(option: String, value: Int, range: ClosedRange<Int>), notAnInteger(option: String), placeholderSecret(String)
+        case consoleUnavailable(root: String, reason: String)
     }
     private let code: Code
 
@@ -22,6 +23,8 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     }
     public static func notAnInteger(option: String) -> Self { Self(code: .notAnInteger(option: option)) }
     public static func placeholderSecret(_ option: String) -> Self { Self(code: .placeholderSecret(option)) }
+    /// `HERALD_CONSOLE` is on but the console's files cannot be read from `root`.
+    public static func consoleUnavailable(root: String, reason: String) -> Self { Self(code: .consoleUnavailable(root: root, reason: reason)) }
 
     public var description: String {
         switch code {
@@ -47,6 +50,8 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
             return "\(option) is \(value); it must be between \(range.lowerBound) and \(range.upperBound)"
         case .notAnInteger(let option):
             return "\(option) must be a whole number"
+        case .consoleUnavailable(let root, let reason):
+            return "HERALD_CONSOLE is on but its files are not in '\(root)' (\(reason)): set HERALD_CONSOLE_ROOT to the repository's clients/ folder, or turn the console off"
         case .placeholderSecret(let option):
             return "\(option) holds a development or example value: set a real one (e.g. openssl rand -hex 32), or set HERALD_DEVELOPMENT=true on a development machine"
         }

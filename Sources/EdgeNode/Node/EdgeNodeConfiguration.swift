@@ -55,6 +55,8 @@ public struct EdgeNodeConfiguration: Sendable {
     public var typingEcho: Bool
     /// Development mode: the shipped development and example secrets are accepted.
     public var developmentMode: Bool
+    /// The live console's files, served at `/console`; nil (the default): no console.
+    public var console: ConsoleAssets? = nil
 
     public init(
         host: String = "0.0.0.0",

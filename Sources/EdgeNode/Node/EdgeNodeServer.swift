@@ -178,6 +178,7 @@ public final class EdgeNodeServer: Service, Sendable {
                 broker: broker, apiKeys: apiKeys, metrics: metrics, maxBodyBytes: configuration.maxRequestBodyBytes, batch: batch))
         }
         router.add(.GET, "/api/v1/accounts/{account}/presence", PresenceEndpoint(presence: presence, apiKeys: apiKeys))
+        if let console = configuration.console { ConsoleEndpoint.install(console, into: &router) }
         return router
     }
 
