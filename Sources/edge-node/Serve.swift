@@ -128,13 +128,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Milliseconds a typing state lives without a new typing.start. [HERALD_TYPING_TTL_MS]")
     var typingTTLMs: Int = environment("TYPING_TTL_MS").flatMap(Int.init) ?? 3000
 
-    @Flag(help: "Send typing events to the typing user's own connections too. [HERALD_TYPING_ECHO=true]")
+    @Flag(inversion: .prefixedNo, help: "Send typing events to the typing user's own connections too. [HERALD_TYPING_ECHO=true]")
     var typingEcho: Bool = environment("TYPING_ECHO") == "true"
 
-    @Flag(help: "Development mode: accept the development and example secrets. [HERALD_DEVELOPMENT=true]")
+    @Flag(inversion: .prefixedNo, help: "Development mode: accept the development and example secrets. [HERALD_DEVELOPMENT=true]")
     var development: Bool = environment("DEVELOPMENT") == "true"
 
-    @Flag(help: "Serve the live console at /console (a page built on herald.js). [HERALD_CONSOLE=true]")
+    @Flag(inversion: .prefixedNo, help: "Serve the live console at /console (a page built on herald.js). [HERALD_CONSOLE=true]")
     var console: Bool = environment("CONSOLE") == "true"
 
     @Option(help: "Folder holding the console's files (console/ and js/): the repository's clients/ folder. [HERALD_CONSOLE_ROOT]")

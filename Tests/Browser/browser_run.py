@@ -139,7 +139,10 @@ class Cluster:
         if channel is not None:
             body["channel"] = channel
         body.update(extra or {})
-        base = f"http://127.0.0.1:{self.node_port(node)}" if node else self.http
+        # Straight to a node: a publish through HAProxy would leave an idle keep-alive connection
+        # that HAProxy hands to the next browser's upgrade, which the node then answers 426 (an
+        # upgrade is only taken as a connection's first request).
+        base = f"http://127.0.0.1:{self.node_port(node or self.live_nodes()[0])}"
         request = urllib.request.Request(f"{base}/api/v1/publish", data=json.dumps(body).encode(), method="POST",
                                          headers={"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"})
         try:
@@ -372,7 +375,7 @@ class Suite:
             self.cluster.publish("t-recv", type, data, user=user, channel=channel)
         wait_until("events 1, 2, 4, 6", lambda: self.seqs(tab, "a") == [1, 2, 4, 6], timeout=10)
         time.sleep(0.3)
-        events = tab.events("a")
+        events = [e for e in tab.events("a") if not e["type"].startswith("presence.")]
         assert [e["type"] for e in events] == ["connected", "seq", "seq", "seq", "seq"], [e["type"] for e in events]
         assert all(e.get("offset") for e in events[1:]), events
         statuses = [s["status"] for s in tab.log("a")["statuses"]]
@@ -520,11 +523,9 @@ class Suite:
         self.cutter.go_offline()
         wait_until("alice offline", lambda: a.status("a") == "reconnecting", timeout=5)
         self.connected(b, "b")
-        gets_before = a.js("return H.logs.a.debug.length")
         self.cutter.go_online()
         wait_until("alice back", lambda: a.status("a") == "connected", timeout=10)
         wait_until("alice's roster refreshed with bob", lambda: a.log("a")["presence"] == ["alice", "bob"], timeout=5)
-        assert gets_before >= 0
 
     def test_token_refresh_and_expiry(self):
         """A 3 s token is refreshed on the open connection (same connection, several times); with
@@ -651,7 +652,7 @@ class Suite:
         (key typed in), and shows presence and the node's metrics."""
         from selenium.webdriver.common.by import By
         token = serve.mint_token(SECRET, "t-console", "alice", ["*"], 600, {"name": "Alice"})
-        tab = self.browser.tab(f"{self.cluster.http}/console#token={token}&channels=inbox")
+        tab = self.browser.tab(f"http://127.0.0.1:{self.cluster.node_port(1)}/console#token={token}&channels=inbox")
         text = lambda id: tab.js("return document.getElementById(arguments[0]).textContent", id)
         wait_until("the console to connect", lambda: text("status") == "connected", timeout=10)
         driver = tab.driver
