@@ -22,6 +22,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let unavailable = ErrorCode(rawValue: "unavailable")
     public static let draining = ErrorCode(rawValue: "draining")
     public static let requestTimeout = ErrorCode(rawValue: "request_timeout")
+    /// The HTTP upstream did not accept a client message: no 2xx in time, or an unusable answer.
+    public static let upstreamFailed = ErrorCode(rawValue: "upstream_failed")
 
     public var description: String { rawValue }
 }

@@ -39,13 +39,13 @@ struct StreamOffsetTests {
 
     @Test func libraryBakesInTheWindow() {
         let library = HeraldFunctionLibrary(window: HistoryWindow())
-        #expect(library.version == "2;maxEvents=1000;maxAgeMs=600000")
+        #expect(library.version == "\(HeraldFunctionLibrary.revision);maxEvents=1000;maxAgeMs=600000")
         #expect(library.source.hasPrefix("#!lua name=herald\n"))
         #expect(library.source.contains("local MAX_EVENTS = 1000\n"))
         #expect(library.source.contains("local MAX_AGE_MS = 600000\n"))
-        #expect(library.source.contains("local VERSION = '2;maxEvents=1000;maxAgeMs=600000'"))
+        #expect(library.source.contains("local VERSION = '\(HeraldFunctionLibrary.revision);maxEvents=1000;maxAgeMs=600000'"))
         #expect(!library.source.contains("@"))
         let small = HeraldFunctionLibrary(window: HistoryWindow(maxEvents: 10, maxAge: .seconds(2)))
-        #expect(small.version == "2;maxEvents=10;maxAgeMs=2000")
+        #expect(small.version == "\(HeraldFunctionLibrary.revision);maxEvents=10;maxAgeMs=2000")
     }
 }

@@ -42,6 +42,8 @@ public struct EdgeNodeConfiguration: Sendable {
     public var typingEcho: Bool
     /// Development mode: the shipped development and example secrets are accepted.
     public var developmentMode: Bool
+    /// Which client messages go upstream, when the backend has an upstream.
+    public var upstream: UpstreamPolicy
 
     public init(
         host: String = "0.0.0.0",
@@ -63,7 +65,8 @@ public struct EdgeNodeConfiguration: Sendable {
         maxReplayEvents: Int = 1000,
         presenceTiming: PresenceTiming = PresenceTiming(),
         typingEcho: Bool = false,
-        developmentMode: Bool = false
+        developmentMode: Bool = false,
+        upstream: UpstreamPolicy = UpstreamPolicy()
     ) {
         self.host = host
         self.port = port
@@ -85,6 +88,7 @@ public struct EdgeNodeConfiguration: Sendable {
         self.presenceTiming = presenceTiming
         self.typingEcho = typingEcho
         self.developmentMode = developmentMode
+        self.upstream = upstream
     }
 }
 

@@ -58,7 +58,8 @@ public final class EdgeNodeServer: Service, Sendable {
         let verifier = try await TokenVerifier(configuration.authentication)
         let authenticator = HandshakeAuthenticator(
             verifier: verifier, allowedOrigins: configuration.allowedOrigins, maxChannels: configuration.maxSubscriptionsPerConnection)
-        let backend = try makeBackend(NodeBackend.Context(eventLoop: group.next(), presenceTiming: configuration.presenceTiming, logger: logger))
+        let backend = try makeBackend(NodeBackend.Context(
+            eventLoop: group.next(), presenceTiming: configuration.presenceTiming, nodeID: configuration.nodeID, logger: logger))
         let broker = backend.broker
         let readiness = NodeReadiness(broker: broker)
         let interest = AccountInterest(broker: broker)
@@ -68,9 +69,11 @@ public final class EdgeNodeServer: Service, Sendable {
         var shards: [NIOLoopBound<ConnectionShard>] = []
         for (index, loop) in group.makeIterator().enumerated() {
             let metrics = self.metrics
+            let lifecycle = backend.lifecycle
             let heartbeat = TimeAmount.seconds(Int64(configuration.heartbeatSeconds))
             shards.append(try await loop.submit {
-                let shard = ConnectionShard(eventLoop: loop, index: index, interest: interest, metrics: metrics, readiness: readiness, presence: presence)
+                let shard = ConnectionShard(
+                    eventLoop: loop, index: index, interest: interest, metrics: metrics, readiness: readiness, presence: presence, lifecycle: lifecycle)
                 shard.startIdleSweep(heartbeat: heartbeat)
                 return NIOLoopBound(shard, eventLoop: loop)
             }.get())
@@ -91,7 +94,7 @@ public final class EdgeNodeServer: Service, Sendable {
         presence.start()
         let admission = SessionAdmission(authenticator: authenticator, readiness: readiness, broker: broker, metrics: metrics)
         let sessions = SessionFactory(
-            configuration: configuration, fanOut: fanOut, broker: broker, presence: presence, metrics: metrics, logger: logger,
+            configuration: configuration, fanOut: fanOut, broker: broker, upstream: backend.upstream, presence: presence, metrics: metrics, logger: logger,
             serial: connectionSerial)
         let initializer = ConnectionInitializer(
             router: http,
@@ -118,7 +121,7 @@ public final class EdgeNodeServer: Service, Sendable {
         listening.succeed(port)
         logger.info("edge node listening", metadata: [
             "listen.host": "\(configuration.host)", "listen.port": "\(port)",
-            "broker": "\(backend.name)",
+            "broker": "\(backend.name)", "upstream": "\(backend.upstream?.destination ?? "none")",
         ])
 
         try await withGracefulShutdownHandler {
@@ -134,6 +137,7 @@ public final class EdgeNodeServer: Service, Sendable {
             try? await shard.eventLoop.submit { shard.value.stop() }.get()
         }
         try? await presence.stop().get()
+        try? await backend.upstream?.shutdown().get()
         try? await broker.shutdown().get()
         logger.info("edge node stopped")
     }

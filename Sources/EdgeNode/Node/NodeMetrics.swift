@@ -16,6 +16,9 @@ public final class NodeMetrics: Sendable {
     let clientErrors: Counter
     let publishes: Counter
     let publishFailures: Counter
+    let upstreamMessages: Counter
+    let upstreamFailures: Counter
+    let lifecycleFailures: Counter
     /// Broker events dropped before delivery, one counter per reason (`herald_events_rejected_total{reason}`).
     let eventsRejected: [EventRouting.DropReason: Counter]
 
@@ -32,6 +35,9 @@ public final class NodeMetrics: Sendable {
         clientErrors = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "client_errors", unitName: "total", helpText: "Error frames sent to clients"))
         publishes = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "api_publishes", unitName: "total", helpText: "Events published through the HTTP API"))
         publishFailures = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "api_publish_failures", unitName: "total", helpText: "HTTP API publishes that failed (broker unavailable)"))
+        upstreamMessages = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "upstream_messages", unitName: "total", helpText: "Client messages handed to the upstream (stream or HTTP)"))
+        upstreamFailures = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "upstream_failures", unitName: "total", helpText: "Client messages the upstream did not accept (answered unavailable or upstream_failed)"))
+        lifecycleFailures = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "lifecycle_failures", unitName: "total", helpText: "Connection open/close entries that could not be appended to the lifecycle stream"))
         eventsRejected = Dictionary(uniqueKeysWithValues: EventRouting.DropReason.allCases.map { reason in
             (reason, registry.makeCounter(
                 descriptor: .init(namespace: "herald", metricName: "events_rejected", unitName: "total", helpText: "Broker events dropped before delivery, by reason (also counted in herald_events_dropped_total)"),

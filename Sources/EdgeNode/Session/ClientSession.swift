@@ -21,6 +21,9 @@ struct ClientSession: Sendable {
         /// Answer with `presence.state`.
         case queryPresence(ref: MessageReference?)
         case unsubscribe(channel: String)
+        /// Hand the message to the backend; answer with `ack` (when `id` is set), `reply` or an error.
+        /// `data` is the JSON text of the message's `data` as sent (`null` when absent).
+        case upstream(type: String, id: MessageReference?, data: [UInt8])
         case close(CloseCode, reason: String)
     }
 
@@ -34,6 +37,8 @@ struct ClientSession: Sendable {
     private let typingRefreshInterval: TimeAmount
     /// Subscription changes and resumes received while a replay runs, handled after it in order.
     private var deferred: [ClientMessage] = []
+    /// What goes upstream; nil when the node has no upstream (other types get `unknown_type`).
+    private let upstream: UpstreamPolicy?
 
     /// Set while a replay runs: `subscribe`, `unsubscribe` and `resume` wait for its end, so a
     /// replay never runs against a subscription set that changes under it.
@@ -46,9 +51,10 @@ struct ClientSession: Sendable {
 
     init(
         identity: ClientIdentity, maxSubscriptions: Int, messagesPerSecond: Int, burst: Int, now: NIODeadline,
-        typingTTL: TimeAmount = .seconds(3), channels: Set<String> = []
+        typingTTL: TimeAmount = .seconds(3), channels: Set<String> = [], upstream: UpstreamPolicy? = nil
     ) {
         self.identity = identity
+        self.upstream = upstream
         self.maxSubscriptions = maxSubscriptions
         self.subscriptions = channels
         self.typingRefreshInterval = .nanoseconds(typingTTL.nanoseconds / 3)
@@ -88,6 +94,7 @@ struct ClientSession: Sendable {
         guard let message = ClientMessage.decode(text) else {
             return [.send(.error(code: .malformedMessage, message: "expected a JSON object with a string 'type'", ref: ClientMessage.reference(in: text)))]
         }
+        guard Self.ownTypes.contains(message.type) else { return forward(message, text: text) }
         if defersSubscriptionChanges, Self.deferrableTypes.contains(message.type) {
             guard deferred.count < Self.maxDeferredMessages else {
                 return [.send(.error(code: .rateLimited, message: "too many subscription changes during a recovery", ref: message.id))]
@@ -99,6 +106,29 @@ struct ClientSession: Sendable {
     }
 
     private static let deferrableTypes: Set<String> = ["subscribe", "unsubscribe", "resume"]
+    /// The client message types Herald handles itself; every other type is the backend's.
+    private static let ownTypes: Set<String> = ["ping", "subscribe", "unsubscribe", "resume", "typing.start", "typing.stop", "presence.get"]
+
+    /// A message for the backend: upstream when the policy admits it, with its `data` as sent.
+    /// It already passed flood control, so upstream messages count against it like any other.
+    private func forward(_ message: ClientMessage, text: some Collection<UInt8>) -> [Action] {
+        guard let upstream, upstream.admits(message.type) else {
+            let reason = upstream == nil ? "no upstream is configured" : "the type is not sent upstream"
+            return [.send(.error(code: .unknownType, message: "unknown message type '\(message.type)': \(reason)", ref: message.id))]
+        }
+        guard text.count <= upstream.maxMessageBytes else {
+            return [.send(.error(
+                code: .payloadTooLarge, message: "upstream messages are limited to \(upstream.maxMessageBytes) bytes", ref: message.id))]
+        }
+        switch ClientMessage.rawData(in: text) {
+        case .absent:
+            return [.upstream(type: message.type, id: message.id, data: Array("null".utf8))]
+        case .value(let data):
+            return [.upstream(type: message.type, id: message.id, data: data)]
+        case .refused(let reason):
+            return [.send(.error(code: .malformedMessage, message: reason, ref: message.id))]
+        }
+    }
 
     /// The oldest message deferred during a replay, to hand to ``handle(_:now:)`` once it ended.
     mutating func takeDeferred() -> ClientMessage? {
@@ -124,7 +154,8 @@ struct ClientSession: Sendable {
         case "presence.get":
             return [.queryPresence(ref: message.id)]
         default:
-            return [.send(.error(code: .unknownType, message: "unknown message type '\(message.type)' and no upstream is configured", ref: message.id))]
+            // Only Herald's own types reach here (others go upstream in `receive`).
+            return [.send(.error(code: .unknownType, message: "unknown message type '\(message.type)'", ref: message.id))]
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import HeraldBroker
 import HeraldProtocol
 import Logging
@@ -32,6 +33,8 @@ final class Session: EventRecipient {
         var maxReplayEvents: Int
         /// Bytes of live events held during a replay before the client counts as too slow.
         var maxHeldBytes: Int
+        /// What goes upstream; nil when the node has no upstream.
+        var upstream: UpstreamPolicy? = nil
     }
 
     private enum State { case open, closed }
@@ -40,6 +43,7 @@ final class Session: EventRecipient {
     private let settings: Settings
     private let shard: ConnectionShard
     private let broker: any EventBroker
+    private let upstream: (any UpstreamSink)?
     private let presence: PresenceTracker
     private let metrics: NodeMetrics
     private let logger: Logger
@@ -56,13 +60,14 @@ final class Session: EventRecipient {
 
     init(
         identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker,
-        presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop
+        upstream: (any UpstreamSink)? = nil, presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop
     ) {
         let now = NIODeadline.now()
         self.identity = identity
         self.settings = settings
         self.shard = shard
         self.broker = broker
+        self.upstream = upstream
         self.presence = presence
         self.metrics = metrics
         self.logger = logger
@@ -71,12 +76,15 @@ final class Session: EventRecipient {
         self.client = ClientSession(
             identity: identity, maxSubscriptions: settings.maxSubscriptions,
             messagesPerSecond: settings.messagesPerSecond, burst: settings.messageBurst, now: now,
-            typingTTL: .milliseconds(presence.timing.typingTTL), channels: settings.channels)
+            typingTTL: .milliseconds(presence.timing.typingTTL), channels: settings.channels,
+            upstream: upstream == nil ? nil : settings.upstream)
         self.recovery = ConnectionRecovery(
             start: settings.startOffset, maxReplayEvents: settings.maxReplayEvents, maxHeldBytes: settings.maxHeldBytes)
     }
 
     var subscribedChannels: Set<String> { client.subscriptions }
+
+    var connectionID: String { settings.connectionID }
 
     var presenceMember: PresenceMember { PresenceMember(user: identity.user, connection: settings.connectionID) }
 
@@ -241,8 +249,40 @@ final class Session: EventRecipient {
                 case .failure: self.send(.error(code: .unavailable, message: "presence is unavailable: retry shortly", ref: ref))
                 }
             }
+        case .upstream(let type, let id, let data):
+            forward(type: type, id: id, data: data)
         case .close(let code, let reason):
             close(code: code, reason: reason)
+        }
+    }
+
+    /// Hands a client message to the backend without waiting for it: event delivery never waits
+    /// on the upstream. The answer comes back through the outbound path like any frame: `ack`
+    /// once the backend accepted it (when the client gave an `id`), `reply` when it answered, or
+    /// an error with `ref`.
+    private func forward(type: String, id: MessageReference?, data: [UInt8]) {
+        guard let upstream else { return }
+        metrics.upstreamMessages.increment()
+        let message = UpstreamMessage(
+            account: identity.account, user: identity.user, connection: settings.connectionID, node: settings.nodeID, id: id, type: type,
+            data: data, receivedAt: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
+        upstream.send(message).hop(to: eventLoop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(.accepted):
+                if let id { self.send(.ack(ref: id)) }
+            case .success(.reply(let body)):
+                self.send(.reply(ref: id, data: body))
+            case .failure(let error):
+                self.metrics.upstreamFailures.increment()
+                self.logger.debug("upstream refused a client message", metadata: [
+                    "connection.id": "\(self.settings.connectionID)", "upstream.type": "\(type)", "error": "\(error)",
+                ])
+                if let error = error as? UpstreamError, error.isUnavailable {
+                    self.send(.error(code: .unavailable, message: "the upstream is unavailable: nothing was stored; retry shortly", ref: id))
+                } else {
+                    self.send(.error(code: .upstreamFailed, message: "the backend did not accept the message: \(error)", ref: id))
+                }
+            }
         }
     }
 
@@ -309,7 +349,7 @@ final class Session: EventRecipient {
                     self.carry(self.recovery.fail(reason: "unavailable"))
                 case .success(let page):
                     let (writes, next) = self.recovery.receive(page) { routing in
-                        routing.selects(user: self.identity.user, isSubscribed: self.isSubscribed(to:))
+                        routing.selects(user: self.identity.user, connection: self.settings.connectionID, isSubscribed: self.isSubscribed(to:))
                     }
                     if !writes.isEmpty {
                         guard self.admitOutbound(), let transport = self.transport else { return }

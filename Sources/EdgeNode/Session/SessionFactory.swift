@@ -10,6 +10,7 @@ struct SessionFactory: Sendable {
     let configuration: EdgeNodeConfiguration
     let fanOut: EventFanOut
     let broker: any EventBroker
+    let upstream: (any UpstreamSink)?
     let presence: PresenceTracker
     let metrics: NodeMetrics
     let logger: Logger
@@ -25,9 +26,9 @@ struct SessionFactory: Sendable {
             messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst,
             startOffset: acceptance.offset.flatMap(StreamOffset.init), channels: acceptance.channels,
             since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents,
-            maxHeldBytes: configuration.outboundBufferBytes)
+            maxHeldBytes: configuration.outboundBufferBytes, upstream: configuration.upstream)
         return Session(
-            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics,
+            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, upstream: upstream, presence: presence, metrics: metrics,
             logger: logger, eventLoop: eventLoop)
     }
 }
