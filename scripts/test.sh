@@ -28,3 +28,4 @@ bash deploy/validate.sh
 for scenario in idle fanout hot storm floor versus; do
   HERALD_BUILD=debug loadtest/scenarios/"$scenario".sh --smoke
 done
+.venv/bin/python loadtest/scenarios/upstream_bench.py --edge-node .build/debug/edge-node --smoke

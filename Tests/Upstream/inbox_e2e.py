@@ -109,9 +109,18 @@ class Cluster:
         return port
 
     def worker(self, *arguments: str) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, WORKER, *arguments], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        """Starts the example worker; its output goes to a file (a pipe nobody reads would stall it)."""
+        log = open(os.path.join(self.directory, f"worker-{len(self.processes)}.log"), "w")
+        process = subprocess.Popen([sys.executable, WORKER, *arguments], stdout=log, stderr=subprocess.STDOUT, text=True)
+        process.log_path = log.name
+        log.close()
         self.processes.append(process)
         return process
+
+    @staticmethod
+    def output(process: subprocess.Popen) -> str:
+        with open(process.log_path) as log:
+            return log.read()
 
     def close(self) -> None:
         for process in reversed(self.processes):
@@ -234,8 +243,8 @@ async def crash_mid_batch(cluster: Cluster, redis_url: str, ports: list[int]) ->
         await asyncio.sleep(0.1)
     check(drained, "nothing left pending")
     second.kill()
-    output = second.stdout.read() if second.stdout else ""
-    check("claimed" in output, "the second worker claimed the dead worker's entries (XAUTOCLAIM)")
+    second.wait()
+    check("claimed" in Cluster.output(second), "the second worker claimed the dead worker's entries (XAUTOCLAIM)")
     for tab in senders + [watcher]:
         await tab.close()
 
