@@ -11,6 +11,10 @@ export HERALD_REDIS_SERVER="${HERALD_REDIS_SERVER:-$(command -v redis-server)}"
 swift build --build-tests
 swift test --skip-build "$@"
 
+# Upstream end to end: the example inbox worker against Redis and two edge-node processes, a worker
+# killed mid-batch, and HTTP mode on the embedded broker (Tests/Upstream/inbox_e2e.py, ~20 s).
+.venv/bin/python Tests/Upstream/inbox_e2e.py --edge-node .build/debug/edge-node
+
 # The randomized fault test in its short form (about a minute; Tests/Fault/README.md). It prints its
 # seed; HERALD_FAULT_SEED repeats a run.
 HERALD_EDGE_NODE=.build/debug/edge-node scripts/fault.sh --smoke ${HERALD_FAULT_SEED:+--seed "$HERALD_FAULT_SEED"}
@@ -28,3 +32,4 @@ scripts/fuzz.sh --seconds "${HERALD_FUZZ_SECONDS:-10}"
 for scenario in idle fanout hot storm floor versus; do
   HERALD_BUILD=debug loadtest/scenarios/"$scenario".sh --smoke
 done
+.venv/bin/python loadtest/scenarios/upstream_bench.py --edge-node .build/debug/edge-node --smoke

@@ -28,6 +28,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let nodeFull = ErrorCode(rawValue: "node_full")
     public static let tooManyConnections = ErrorCode(rawValue: "too_many_connections")
     public static let requestTimeout = ErrorCode(rawValue: "request_timeout")
+    /// The HTTP upstream did not accept a client message: no 2xx in time, or an unusable answer.
+    public static let upstreamFailed = ErrorCode(rawValue: "upstream_failed")
 
     public var description: String { rawValue }
 }

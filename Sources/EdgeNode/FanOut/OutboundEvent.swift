@@ -21,6 +21,8 @@ struct OutboundEvent: Sendable {
 /// events. The shard holds recipients; a ``Session`` is one, whatever its transport.
 protocol EventRecipient: AnyObject {
     var identity: ClientIdentity { get }
+    /// The connection's id (its `connection_id`), which a reply targets.
+    var connectionID: String { get }
     /// Sub-channels joined, as the shard indexes them.
     var subscribedChannels: Set<String> { get }
     func isSubscribed(to channel: String) -> Bool

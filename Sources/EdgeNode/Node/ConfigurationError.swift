@@ -4,6 +4,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
         case noVerificationKey, weakSecret(Int), invalidPublicKey(String), invalidJWKS(String), invalidListenAddress(String), invalidRedisURL(String)
         case invalidJWKSURL(String, String), invalidAPIKey(String), invalidUpgradeRefusals(String)
         case outOfRange(option: String, value: Int, range: ClosedRange<Int>), notAnInteger(option: String), placeholderSecret(String)
+        case invalidOption(option: String, reason: String)
     }
     private let code: Code
 
@@ -22,6 +23,8 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     }
     public static func notAnInteger(option: String) -> Self { Self(code: .notAnInteger(option: option)) }
     public static func placeholderSecret(_ option: String) -> Self { Self(code: .placeholderSecret(option)) }
+    /// `option` cannot be used as set; `reason` says what it must be.
+    public static func invalidOption(_ option: String, _ reason: String) -> Self { Self(code: .invalidOption(option: option, reason: reason)) }
 
     public var description: String {
         switch code {
@@ -47,6 +50,8 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
             return "\(option) is \(value); it must be between \(range.lowerBound) and \(range.upperBound)"
         case .notAnInteger(let option):
             return "\(option) must be a whole number"
+        case .invalidOption(let option, let reason):
+            return "\(option) \(reason)"
         case .placeholderSecret(let option):
             return "\(option) holds a development or example value: set a real one (e.g. openssl rand -hex 32), or set HERALD_DEVELOPMENT=true on a development machine"
         }

@@ -55,6 +55,8 @@ public struct EdgeNodeConfiguration: Sendable {
     public var typingEcho: Bool
     /// Development mode: the shipped development and example secrets are accepted.
     public var developmentMode: Bool
+    /// Which client messages go upstream, when the backend has an upstream.
+    public var upstream: UpstreamPolicy
 
     public init(
         host: String = "0.0.0.0",
@@ -81,7 +83,8 @@ public struct EdgeNodeConfiguration: Sendable {
         resumeInterval: TimeAmount = .seconds(1),
         presenceTiming: PresenceTiming = PresenceTiming(),
         typingEcho: Bool = false,
-        developmentMode: Bool = false
+        developmentMode: Bool = false,
+        upstream: UpstreamPolicy = UpstreamPolicy()
     ) {
         self.host = host
         self.port = port
@@ -108,6 +111,7 @@ public struct EdgeNodeConfiguration: Sendable {
         self.presenceTiming = presenceTiming
         self.typingEcho = typingEcho
         self.developmentMode = developmentMode
+        self.upstream = upstream
     }
 }
 
