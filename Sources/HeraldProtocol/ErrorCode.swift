@@ -22,6 +22,8 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let unavailable = ErrorCode(rawValue: "unavailable")
     public static let draining = ErrorCode(rawValue: "draining")
     public static let requestTimeout = ErrorCode(rawValue: "request_timeout")
+    /// A message posted for an SSE connection this node does not hold (or that is not the caller's).
+    public static let unknownConnection = ErrorCode(rawValue: "unknown_connection")
 
     public var description: String { rawValue }
 }

@@ -101,6 +101,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Development mode: accept the development and example secrets. [HERALD_DEVELOPMENT=true]")
     var development: Bool = environment("DEVELOPMENT") == "true"
 
+    @Option(help: "Socket.IO (Engine.IO) sessions one node holds at once; more handshakes get 503. [HERALD_SOCKETIO_MAX_SESSIONS]")
+    var socketioMaxSessions: Int = environment("SOCKETIO_MAX_SESSIONS").flatMap(Int.init) ?? 100_000
+
     @Option(help: "Event loop threads; default one per core. [HERALD_EVENT_LOOPS]")
     var eventLoops: Int = environment("EVENT_LOOPS").flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
 
@@ -170,7 +173,7 @@ struct Serve: AsyncParsableCommand {
             presenceTiming: PresenceTiming(
                 entryTTL: Int64(presenceTTLSeconds.clampedForTime) * 1000, refreshInterval: Int64(presenceRefreshSeconds.clampedForTime) * 1000,
                 typingTTL: Int64(typingTTLMs.clampedForTime)),
-            typingEcho: typingEcho, developmentMode: development)
+            typingEcho: typingEcho, developmentMode: development, maxSocketIOSessions: socketioMaxSessions)
     }
 
     /// Variables read as whole numbers: one that is set but not a number is an error, not the default.
@@ -178,7 +181,7 @@ struct Serve: AsyncParsableCommand {
         "HEARTBEAT_SECONDS", "OUTBOUND_BUFFER_BYTES", "MAX_MESSAGE_BYTES", "MAX_REQUEST_BYTES", "CLIENT_RATE", "CLIENT_BURST",
         "MAX_SUBSCRIPTIONS", "HANDSHAKE_TIMEOUT_SECONDS", "SUBSCRIPTION_LINGER_MS", "DRAIN_SECONDS", "HISTORY_MAX_EVENTS",
         "HISTORY_MAX_AGE_SECONDS", "MAX_REPLAY", "PRESENCE_TTL_SECONDS", "PRESENCE_REFRESH_SECONDS", "TYPING_TTL_MS", "EVENT_LOOPS",
-        "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS",
+        "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS", "SOCKETIO_MAX_SESSIONS",
     ]
 }
 

@@ -33,20 +33,67 @@ public struct HandshakeAuthenticator: Sendable {
     /// True when `uri` names a WebSocket endpoint.
     public static func isWebSocketPath(_ uri: String) -> Bool { WebSocketRoute(uri: uri) != nil }
 
-    /// Checks the request and returns the identity, or throws `AuthenticationError`.
+    /// What a client presents to open a session, whatever its transport carried it in: an upgrade
+    /// request's URL and headers, an SSE request, or a Socket.IO `CONNECT` packet's `auth`.
+    public struct Credentials: Sendable, Equatable {
+        /// The JWT.
+        public var token: String?
+        /// `bearer` when the token came in `Sec-WebSocket-Protocol`; the server must select it.
+        public var subprotocol: String?
+        /// The request's `Origin` header, checked against the allow-list.
+        public var origin: String?
+        /// An account named by the path, which must equal the token's.
+        public var pathAccount: String?
+        /// Where the client asks to recover from.
+        public var since: String?
+        /// Sub-channels to join before the first frame.
+        public var channels: [String]?
+
+        public init(
+            token: String?, subprotocol: String? = nil, origin: String? = nil, pathAccount: String? = nil, since: String? = nil,
+            channels: [String]? = nil
+        ) {
+            self.token = token
+            self.subprotocol = subprotocol
+            self.origin = origin
+            self.pathAccount = pathAccount
+            self.since = since
+            self.channels = channels
+        }
+    }
+
+    /// Checks the WebSocket upgrade request and returns the identity, or throws `AuthenticationError`.
     public func authenticate(_ head: HTTPRequestHead, now: Date = Date()) async throws -> Acceptance {
         guard let route = WebSocketRoute(uri: head.uri) else { throw AuthenticationError.missingToken }
-        if let allowedOrigins, let origin = head.headers.first(name: "origin"), !allowedOrigins.contains(origin) {
+        let (token, subprotocol) = Self.token(in: head, route: route)
+        return try await authenticate(
+            Credentials(
+                token: token, subprotocol: subprotocol, origin: head.headers.first(name: "origin"), pathAccount: route.pathAccount,
+                since: route.since, channels: route.channels),
+            now: now)
+    }
+
+    /// Checks credentials in this order — origin, token, path account, channels — and returns
+    /// the identity, or throws `AuthenticationError`.
+    public func authenticate(_ credentials: Credentials, now: Date = Date()) async throws -> Acceptance {
+        if let allowedOrigins, let origin = credentials.origin, !allowedOrigins.contains(origin) {
             throw AuthenticationError.originForbidden
         }
-        let (token, subprotocol) = Self.token(in: head, route: route)
-        guard let token, !token.isEmpty else { throw AuthenticationError.missingToken }
+        guard let token = credentials.token, !token.isEmpty else { throw AuthenticationError.missingToken }
         let identity = try await verifier.verify(token, now: now)
-        if let pathAccount = route.pathAccount, pathAccount != identity.account {
+        if let pathAccount = credentials.pathAccount, pathAccount != identity.account {
             throw AuthenticationError.accountMismatch
         }
-        let channels = try Self.channels(route.channels ?? [], for: identity, maximum: maxChannels)
-        return Acceptance(identity: identity, subprotocol: subprotocol, since: route.since, channels: channels)
+        let channels = try Self.channels(credentials.channels ?? [], for: identity, maximum: maxChannels)
+        return Acceptance(identity: identity, subprotocol: credentials.subprotocol, since: credentials.since, channels: channels)
+    }
+
+    /// The token of `Authorization: Bearer <jwt>`, if the request has one.
+    public static func bearerToken(in headers: HTTPHeaders) -> String? {
+        guard let authorization = headers.first(name: "authorization") else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        return String(parts[1]).trimmingCharacters(in: .whitespaces)
     }
 
     /// Checks `?channels=` against the channel rules and the token's `channels` claim.
@@ -62,12 +109,7 @@ public struct HandshakeAuthenticator: Sendable {
 
     private static func token(in head: HTTPRequestHead, route: WebSocketRoute) -> (String?, String?) {
         if let token = route.token { return (token, nil) }
-        if let authorization = head.headers.first(name: "authorization") {
-            let parts = authorization.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" {
-                return (String(parts[1]).trimmingCharacters(in: .whitespaces), nil)
-            }
-        }
+        if let token = bearerToken(in: head.headers) { return (token, nil) }
         let protocols = head.headers[canonicalForm: "sec-websocket-protocol"].map(String.init)
         if let bearer = protocols.firstIndex(where: { $0.lowercased() == "bearer" }), bearer + 1 < protocols.count {
             return (protocols[bearer + 1], "bearer")

@@ -20,6 +20,7 @@ extension EdgeNodeConfiguration {
         // A refresh must come before the entries it refreshes expire.
         try Self.check("HERALD_PRESENCE_REFRESH_SECONDS", Int(presenceTiming.refreshInterval / 1000), 1...max(1, Int(presenceTiming.entryTTL / 1000) - 1))
         try Self.check("HERALD_TYPING_TTL_MS", Int(presenceTiming.typingTTL), 500...60_000)
+        try Self.check("HERALD_SOCKETIO_MAX_SESSIONS", maxSocketIOSessions, 1...10_000_000)
         guard !developmentMode else { return }
         if let secret = authentication.hmacSecret, Self.isPlaceholder(secret) { throw .placeholderSecret("HERALD_JWT_SECRET") }
         if apiKeys.contains(where: Self.isPlaceholder) { throw .placeholderSecret("HERALD_API_KEYS") }

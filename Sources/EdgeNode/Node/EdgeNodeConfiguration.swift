@@ -42,6 +42,9 @@ public struct EdgeNodeConfiguration: Sendable {
     public var typingEcho: Bool
     /// Development mode: the shipped development and example secrets are accepted.
     public var developmentMode: Bool
+    /// Engine.IO sessions (Socket.IO clients, polling or WebSocket) one node holds at once; a
+    /// handshake beyond is refused with 503.
+    public var maxSocketIOSessions: Int
 
     public init(
         host: String = "0.0.0.0",
@@ -63,7 +66,8 @@ public struct EdgeNodeConfiguration: Sendable {
         maxReplayEvents: Int = 1000,
         presenceTiming: PresenceTiming = PresenceTiming(),
         typingEcho: Bool = false,
-        developmentMode: Bool = false
+        developmentMode: Bool = false,
+        maxSocketIOSessions: Int = 100_000
     ) {
         self.host = host
         self.port = port
@@ -85,6 +89,7 @@ public struct EdgeNodeConfiguration: Sendable {
         self.presenceTiming = presenceTiming
         self.typingEcho = typingEcho
         self.developmentMode = developmentMode
+        self.maxSocketIOSessions = maxSocketIOSessions
     }
 }
 

@@ -78,6 +78,10 @@ final class Session: EventRecipient {
 
     var subscribedChannels: Set<String> { client.subscriptions }
 
+    /// The id the `connected` frame names; transports whose clients send on another request
+    /// (SSE's POST) find the session by it.
+    var connectionID: String { settings.connectionID }
+
     var presenceMember: PresenceMember { PresenceMember(user: identity.user, connection: settings.connectionID) }
 
     func isSubscribed(to channel: String) -> Bool { client.subscriptions.contains(channel) }
@@ -152,7 +156,8 @@ final class Session: EventRecipient {
 
     /// The single gate of every frame: false (and the connection closed with 4001) when the
     /// transport is over its outbound limit after flushing what this session queued itself.
-    private func admitOutbound() -> Bool {
+    /// Transports call it too before a frame of their own (SSE heartbeats, Engine.IO pings).
+    func admitOutbound() -> Bool {
         guard state == .open, let transport else { return false }
         if !transport.isWritable && awaitingFlush {
             // Our own unflushed burst, not the client, may be what crossed the limit.

@@ -12,8 +12,22 @@ struct SessionAdmission: Sendable {
     let broker: any EventBroker
     let metrics: NodeMetrics
 
-    /// The accepted identity and start, or fails with the ``HTTPRefusal`` to answer.
+    /// The accepted identity and start of a WebSocket upgrade, or fails with the ``HTTPRefusal`` to answer.
     func admit(_ head: HTTPRequestHead, on eventLoop: EventLoop) -> EventLoopFuture<HandshakeAuthenticator.Acceptance> {
+        let authenticator = self.authenticator
+        return admit(on: eventLoop) { try await authenticator.authenticate(head) }
+    }
+
+    /// The accepted identity and start of credentials another transport carried (an SSE request,
+    /// a Socket.IO `CONNECT`), or fails with the ``HTTPRefusal`` to answer.
+    func admit(_ credentials: HandshakeAuthenticator.Credentials, on eventLoop: EventLoop) -> EventLoopFuture<HandshakeAuthenticator.Acceptance> {
+        let authenticator = self.authenticator
+        return admit(on: eventLoop) { try await authenticator.authenticate(credentials) }
+    }
+
+    private func admit(
+        on eventLoop: EventLoop, _ authenticate: @escaping @Sendable () async throws -> HandshakeAuthenticator.Acceptance
+    ) -> EventLoopFuture<HandshakeAuthenticator.Acceptance> {
         if readiness.isDraining || !readiness.brokerReady {
             metrics.handshakesRefused.increment()
             return eventLoop.makeFailedFuture(HTTPRefusal(
@@ -21,8 +35,8 @@ struct SessionAdmission: Sendable {
                 message: readiness.isDraining ? "this node is draining: reconnect" : "the broker is unavailable: retry shortly"))
         }
         let promise = eventLoop.makePromise(of: HandshakeAuthenticator.Acceptance.self)
-        let (authenticator, broker, metrics) = (self.authenticator, self.broker, self.metrics)
-        promise.completeWithTask { try await authenticator.authenticate(head) }
+        let (broker, metrics) = (self.broker, self.metrics)
+        promise.completeWithTask { try await authenticate() }
         // Without a start offset (Redis unreachable or stalled) the session could not be owed
         // anything: refuse with 503 rather than start it without one.
         return promise.futureResult.flatMap { acceptance in

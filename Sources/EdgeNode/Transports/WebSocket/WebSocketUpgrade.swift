@@ -2,30 +2,21 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 
-/// The WebSocket transport's entry: an upgrader whose decision runs the session admission, and
-/// the frame pipeline plus ``WebSocketTransport`` once upgraded.
-struct WebSocketUpgrade: Sendable {
+/// The WebSocket transport's entry (`/ws`, `/ws/accounts/{account}/`): an upgrade decision that
+/// runs the session admission, and the frame pipeline plus ``WebSocketTransport`` once upgraded.
+/// A refusal goes into the connection's ``HandshakeSlot`` for the HTTP handler to answer.
+struct WebSocketUpgrade: WebSocketEntry {
     let admission: SessionAdmission
     let sessions: SessionFactory
     let encoding: FrameEncodings.Index
     let maxMessageBytes: Int
 
-    /// The upgrader for one connection; a refusal goes into `slot` for the HTTP handler to answer.
-    func makeUpgrader(slot: NIOLoopBound<HandshakeSlot>) -> NIOWebSocketServerUpgrader {
-        NIOWebSocketServerUpgrader(
-            maxFrameSize: maxMessageBytes,
-            // Protocol errors are answered by WebSocketTransport (one handler less per connection).
-            automaticErrorHandling: false,
-            shouldUpgrade: { channel, head in shouldUpgrade(channel: channel, head: head, slot: slot) },
-            upgradePipelineHandler: { channel, _ in
-                channel.eventLoop.makeCompletedFuture { try upgraded(channel: channel, slot: slot) }
-            }
-        )
+    func accepts(_ head: HTTPRequestHead) -> Bool {
+        HandshakeAuthenticator.isWebSocketPath(head.uri)
     }
 
-    private func shouldUpgrade(channel: Channel, head: HTTPRequestHead, slot: NIOLoopBound<HandshakeSlot>) -> EventLoopFuture<HTTPHeaders?> {
-        guard HandshakeAuthenticator.isWebSocketPath(head.uri) else { return channel.eventLoop.makeSucceededFuture(nil) }
-        return admission.admit(head, on: channel.eventLoop).map { acceptance -> HTTPHeaders? in
+    func shouldUpgrade(channel: Channel, head: HTTPRequestHead, slot: NIOLoopBound<HandshakeSlot>) -> EventLoopFuture<HTTPHeaders?> {
+        admission.admit(head, on: channel.eventLoop).map { acceptance -> HTTPHeaders? in
             slot.value.acceptance = acceptance
             var headers = HTTPHeaders()
             if let subprotocol = acceptance.subprotocol { headers.add(name: "sec-websocket-protocol", value: subprotocol) }
@@ -36,7 +27,7 @@ struct WebSocketUpgrade: Sendable {
         }
     }
 
-    private func upgraded(channel: Channel, slot: NIOLoopBound<HandshakeSlot>) throws {
+    func upgraded(channel: Channel, head: HTTPRequestHead, slot: NIOLoopBound<HandshakeSlot>) throws {
         guard let acceptance = slot.value.acceptance else { throw ChannelError.inappropriateOperationForState }
         let session = try sessions.makeSession(for: acceptance, on: channel.eventLoop)
         try WebSocketFramePipeline.addHandlers(to: channel.pipeline.syncOperations, maxMessageBytes: maxMessageBytes)
