@@ -42,6 +42,7 @@ final class EngineIOWebSocketHandler: ChannelInboundHandler, RemovableChannelHan
         reportClosed()
         self.context = nil
         self.rawContext = nil
+        carrier = nil  // the carrier holds this handler
     }
 
     func channelInactive(context: ChannelHandlerContext) {

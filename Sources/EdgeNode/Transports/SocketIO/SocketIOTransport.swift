@@ -152,7 +152,13 @@ final class SocketIOTransport: SessionTransport {
     /// A polling `GET`: answered with the queued packets at once, or when the next ones are
     /// flushed (a ping comes every interval, so a poll never waits longer than that).
     func poll() -> EventLoopFuture<[UInt8]> {
-        if case .closed = phase { return eventLoop.makeFailedFuture(PollError.unknownSession) }
+        if case .closed = phase {
+            // The last packets of a closed session (its close among them) are still fetched once.
+            guard !queue.isEmpty else { return eventLoop.makeFailedFuture(PollError.unknownSession) }
+            let body = queue.takeBatch()
+            if queue.isEmpty { registry.remove(sid: sid) }
+            return eventLoop.makeSucceededFuture(body)
+        }
         guard carrier == nil else { return eventLoop.makeFailedFuture(PollError.badRequest) }
         guard pendingPoll == nil else {
             // Two polls at once break the protocol (Engine.IO closes the session too).
@@ -405,7 +411,13 @@ final class SocketIOTransport: SessionTransport {
         let session = self.session
         phase = .closed
         session?.transportClosed()
-        registry.remove(sid: sid)
+        if carrier == nil, pendingPoll == nil, !queue.isEmpty {
+            // A polling client learns of the close at its next poll: keep the entry that long.
+            let (registry, sid) = (self.registry, self.sid)
+            eventLoop.scheduleTask(in: settings.closeGrace) { registry.remove(sid: sid) }
+        } else {
+            registry.remove(sid: sid)
+        }
         pingTask?.cancel()
         pingTask = nil
         connectDeadline?.cancel()
@@ -416,6 +428,8 @@ final class SocketIOTransport: SessionTransport {
         }
         carrier?.close(code: .normal, reason: "", grace: settings.closeGrace)
         probing?.close(code: .normal, reason: "", grace: settings.closeGrace)
+        // The sockets' handlers hold this transport: let go of them so nothing keeps a cycle.
+        carrier = nil
         probing = nil
     }
 }
