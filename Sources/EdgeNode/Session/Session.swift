@@ -40,6 +40,7 @@ final class Session: EventRecipient {
     private let settings: Settings
     private let shard: ConnectionShard
     private let broker: any EventBroker
+    private let encodings: FrameEncodings
     private let presence: PresenceTracker
     private let metrics: NodeMetrics
     private let logger: Logger
@@ -51,11 +52,13 @@ final class Session: EventRecipient {
     private var state = State.open
     private var awaitingFlush = false
     private var registered = false
+    /// The transport encoding this session holds in use while it runs.
+    private var heldEncoding: FrameEncodings.Index?
     private weak var transport: (any SessionTransport)?
     private(set) var lastActivity: NIODeadline
 
     init(
-        identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker,
+        identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker, encodings: FrameEncodings,
         presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop
     ) {
         let now = NIODeadline.now()
@@ -63,6 +66,7 @@ final class Session: EventRecipient {
         self.settings = settings
         self.shard = shard
         self.broker = broker
+        self.encodings = encodings
         self.presence = presence
         self.metrics = metrics
         self.logger = logger
@@ -98,6 +102,8 @@ final class Session: EventRecipient {
         metrics.connections.increment()
         metrics.connectionsOpened.increment()
         registered = true
+        heldEncoding = transport.encoding
+        encodings.retain(transport.encoding)
         let coverage = shard.add(self, start: settings.startOffset)
         if let since = settings.since {
             resume(since: since)
@@ -113,6 +119,8 @@ final class Session: EventRecipient {
         state = .closed
         guard registered else { return }
         registered = false
+        if let heldEncoding { encodings.release(heldEncoding) }
+        heldEncoding = nil
         shard.remove(self)
         metrics.connections.decrement()
     }
@@ -192,7 +200,11 @@ final class Session: EventRecipient {
             return false
         }
         guard admitOutbound() else { return false }
-        transport.writeEncoded(event.frame(for: transport.encoding))
+        if let frame = event.frame(for: transport.encoding) {
+            transport.writeEncoded(frame)
+        } else {
+            transport.writeEvent(event.payload)  // encoded before this transport had a session here
+        }
         if !awaitingFlush {
             awaitingFlush = true
             shard.needsFlush(self)

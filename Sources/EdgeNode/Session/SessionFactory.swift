@@ -27,7 +27,8 @@ struct SessionFactory: Sendable {
             since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents,
             maxHeldBytes: configuration.outboundBufferBytes)
         return Session(
-            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics,
+            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, encodings: fanOut.encodings,
+            presence: presence, metrics: metrics,
             logger: logger, eventLoop: eventLoop)
     }
 }

@@ -27,18 +27,18 @@ enum ServerSentEventsFrame {
             body.writeStaticString("\n")
         }
         body.writeStaticString("data: ")
-        var previous: UInt8 = 0
-        for byte in payload {
-            switch byte {
-            case UInt8(ascii: "\n") where previous == UInt8(ascii: "\r"):
-                break  // the second half of CRLF
-            case UInt8(ascii: "\n"), UInt8(ascii: "\r"):
-                body.writeStaticString("\ndata: ")
-            default:
-                body.writeInteger(byte)
+        // Copied in runs between line breaks (most payloads are one run).
+        var rest = payload[...]
+        while let lineBreak = rest.firstIndex(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) {
+            body.writeBytes(rest[..<lineBreak])
+            body.writeStaticString("\ndata: ")
+            var next = rest.index(after: lineBreak)
+            if rest[lineBreak] == UInt8(ascii: "\r"), next != rest.endIndex, rest[next] == UInt8(ascii: "\n") {
+                next = rest.index(after: next)  // CRLF is one break
             }
-            previous = byte
+            rest = rest[next...]
         }
+        body.writeBytes(rest)
         body.writeStaticString("\n\n")
         return chunk(body, allocator: allocator)
     }
