@@ -300,15 +300,36 @@ def test_socketio_recovery_after_reconnect(cluster: Cluster):
         second.close()
 
 
-def sse_read(port: int, path: str, headers: dict, seconds: float, on_open=None) -> list[dict]:
-    """Reads an SSE stream over a raw socket for `seconds`; returns its events (id, event, data)."""
+def test_liveness_across_heartbeats(cluster: Cluster):
+    """Past two heartbeats (the idle limit): Socket.IO clients answer the server's pings (over
+    WebSocket and over polling) and an SSE stream gets `: ping` comments; none is closed as idle."""
+    ws = Dashboard(cluster.url(0), "kate", transports=["websocket"])
+    polling = Dashboard(cluster.url(1), "kate", transports=["polling"])
+    stream = {}
+    reader = threading.Thread(target=lambda: stream.setdefault("raw", sse_read_raw(cluster.ports[0], f"/sse?token={token('kate')}", 12.5)))
+    reader.start()
+    try:
+        ws.wait_for("connected"), polling.wait_for("connected")
+        time.sleep(11)  # heartbeat 5 s: idle sockets would be closed after 10
+        assert ws.client.connected and polling.client.connected
+        offset = cluster.publish("kpi:update", {"late": True})
+        assert ws.wait_for("kpi:update")[0] == ({"late": True}, offset)
+        assert polling.wait_for("kpi:update")[0] == ({"late": True}, offset)
+        reader.join(timeout=10)
+        raw = stream["raw"]
+        assert raw.count(b": ping") >= 2, raw[-500:]
+        assert offset.encode() in raw and b"event: close" not in raw, raw[-500:]
+    finally:
+        ws.close(), polling.close()
+        reader.join(timeout=10)
+
+
+def sse_read_raw(port: int, path: str, seconds: float, headers=None, on_data=None) -> bytes:
+    """The raw bytes of an SSE response read for `seconds` (`on_data` sees them as they grow)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=seconds + 5)
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-    request += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-    sock.sendall(request.encode())
-    deadline = time.monotonic() + seconds
-    raw = b""
-    opened = False
+    sock.sendall((request + "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items()) + "\r\n").encode())
+    deadline, raw = time.monotonic() + seconds, b""
     while time.monotonic() < deadline:
         sock.settimeout(max(0.05, deadline - time.monotonic()))
         try:
@@ -318,11 +339,22 @@ def sse_read(port: int, path: str, headers: dict, seconds: float, on_open=None) 
         if not chunk:
             break
         raw += chunk
-        if not opened and b"connected" in raw and on_open:
-            opened = True
-            on_open(parse_sse(raw))
+        if on_data:
+            on_data(raw)
     sock.close()
-    return parse_sse(raw)
+    return raw
+
+
+def sse_read(port: int, path: str, headers: dict, seconds: float, on_open=None) -> list[dict]:
+    """Reads an SSE stream for `seconds`; returns its events (id, event, data). `on_open` runs
+    once, with the events so far, when `connected` has arrived."""
+    opened = []
+
+    def on_data(raw: bytes):
+        if not opened and b"connected" in raw and on_open:
+            opened.append(True)
+            on_open(parse_sse(raw))
+    return parse_sse(sse_read_raw(port, path, seconds, headers, on_data))
 
 
 def parse_sse(raw: bytes) -> list[dict]:
@@ -472,6 +504,7 @@ def main() -> int:
     os.environ["SE_OFFLINE"] = "true"  # Selenium must never fetch a driver or a browser
     tests = [test_socketio_connect_and_events, test_socketio_user_notifications, test_socketio_subscribe_per_module,
              test_socketio_emit_upstream_with_ack, test_socketio_polling_only, test_socketio_recovery_after_reconnect,
+             test_liveness_across_heartbeats,
              test_sse_events_and_posted_messages, test_sse_with_curl, test_sse_slow_reader_closed_at_limit,
              test_sse_chromium_eventsource_resume_after_node_kill]
     if options.only:

@@ -78,16 +78,9 @@ final class EngineIOWebSocketHandler: ChannelInboundHandler, RemovableChannelHan
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch error {
-        case let violation as WebSocketFrameValidator.Violation:
-            close(code: violation.closeCode, reason: violation.reason, grace: .seconds(2))
-        case NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge, NIOWebSocketFrameAggregator.Error.tooManyFragments,
-            NIOWebSocketError.invalidFrameLength:
-            close(code: .messageTooBig, reason: "message too big", grace: .seconds(2))
-        default:
-            logger.debug("engine.io connection error", metadata: ["error": "\(error)"])
-            close(code: .protocolError, reason: "invalid framing", grace: .seconds(2))
-        }
+        let (code, reason) = WebSocketClosing.closeCode(for: error) ?? (.internalError, "connection error")
+        if code == .internalError { logger.debug("engine.io connection error", metadata: ["error": "\(error)"]) }
+        close(code: code, reason: reason, grace: .seconds(2))
         reportClosed()
     }
 
@@ -122,13 +115,6 @@ final class EngineIOWebSocketHandler: ChannelInboundHandler, RemovableChannelHan
     func close(code: CloseCode, reason: String, grace: TimeAmount) {
         guard state == .open, let context else { return }
         state = .closing
-        var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
-        data.writeInteger(code.rawValue)
-        data.writeString(reason)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
-        context.eventLoop.scheduleTask(in: grace) { channel.close(promise: nil) }
+        WebSocketClosing.close(context, code: code, reason: reason, grace: grace)
     }
 }
