@@ -48,10 +48,8 @@ struct SocketIOPollingEndpoint: HTTPEndpoint {
             return eventLoop.makeSucceededFuture(SocketIORequest.refusal(code: 1, message: "Session ID unknown"))
         }
         return answered.hop(to: eventLoop).recover { error in
-            switch error as? SocketIOTransport.PollError {
-            case .unknownSession?: return SocketIORequest.refusal(code: 1, message: "Session ID unknown")
-            default: return SocketIORequest.refusal(code: 3, message: "Bad request")
-            }
+            let refusal = error as? SocketIOPollError ?? .badRequest
+            return SocketIORequest.refusal(code: refusal.engineIOCode, message: refusal.description)
         }
     }
 

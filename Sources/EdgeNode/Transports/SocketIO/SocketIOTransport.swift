@@ -33,14 +33,6 @@ final class SocketIOTransport: SessionTransport {
         var maxPacketsPerPost = 64
     }
 
-    /// Why a polling request is refused, with Engine.IO's own error code.
-    enum PollError: Error, Equatable {
-        /// The session is gone (closed or never existed): Engine.IO code 1.
-        case unknownSession
-        /// A request the session cannot take now (a second poll, a poll after the upgrade): code 3.
-        case badRequest
-    }
-
     private enum Phase {
         case awaitingConnect
         /// The `CONNECT`'s credentials are being checked.
@@ -154,16 +146,16 @@ final class SocketIOTransport: SessionTransport {
     func poll() -> EventLoopFuture<[UInt8]> {
         if case .closed = phase {
             // The last packets of a closed session (its close among them) are still fetched once.
-            guard !queue.isEmpty else { return eventLoop.makeFailedFuture(PollError.unknownSession) }
+            guard !queue.isEmpty else { return eventLoop.makeFailedFuture(SocketIOPollError.unknownSession) }
             let body = queue.takeBatch()
             if queue.isEmpty { registry.remove(sid: sid) }
             return eventLoop.makeSucceededFuture(body)
         }
-        guard carrier == nil else { return eventLoop.makeFailedFuture(PollError.badRequest) }
+        guard carrier == nil else { return eventLoop.makeFailedFuture(SocketIOPollError.afterUpgrade) }
         guard pendingPoll == nil else {
             // Two polls at once break the protocol (Engine.IO closes the session too).
             end()
-            return eventLoop.makeFailedFuture(PollError.badRequest)
+            return eventLoop.makeFailedFuture(SocketIOPollError.overlappingPoll)
         }
         let promise = eventLoop.makePromise(of: [UInt8].self)
         pendingPoll = promise
@@ -173,10 +165,10 @@ final class SocketIOTransport: SessionTransport {
 
     /// A polling `POST`: its packets, in order.
     func post(_ body: [UInt8]) -> EventLoopFuture<Void> {
-        if case .closed = phase { return eventLoop.makeFailedFuture(PollError.unknownSession) }
+        if case .closed = phase { return eventLoop.makeFailedFuture(SocketIOPollError.unknownSession) }
         guard let packets = EngineIOPacket.split(body, maxPackets: settings.maxPacketsPerPost) else {
             close(code: .protocolError, reason: "not an Engine.IO payload")
-            return eventLoop.makeFailedFuture(PollError.badRequest)
+            return eventLoop.makeFailedFuture(SocketIOPollError.notAPayload)
         }
         for packet in packets { receive(packet, from: nil) }
         return eventLoop.makeSucceededVoidFuture()
