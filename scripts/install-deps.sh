@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Installs the system packages Herald needs on Debian/Ubuntu when they are missing:
-# libhiredis-dev (always) and redis-server (when called with --with-redis).
+# libhiredis-dev (always), redis-server (with --with-redis), and Debian's chromium with its
+# chromedriver plus curl (with --with-chromium: the SSE test drives a real EventSource and curl).
 set -euo pipefail
 packages=()
 dpkg -s libhiredis-dev >/dev/null 2>&1 || packages+=(libhiredis-dev)
-if [[ "${1:-}" == "--with-redis" ]]; then
-  command -v redis-server >/dev/null 2>&1 || packages+=(redis-server)
-fi
+for option in "$@"; do
+  case "$option" in
+    --with-redis) command -v redis-server >/dev/null 2>&1 || packages+=(redis-server) ;;
+    --with-chromium)
+      command -v chromium >/dev/null 2>&1 || packages+=(chromium)
+      command -v chromedriver >/dev/null 2>&1 || packages+=(chromium-driver)
+      command -v curl >/dev/null 2>&1 || packages+=(curl)
+      ;;
+    *) echo "install-deps.sh: unknown option $option" >&2; exit 2 ;;
+  esac
+done
 command -v pkg-config >/dev/null 2>&1 || packages+=(pkg-config)
 if ((${#packages[@]})); then
   echo "installing: ${packages[*]}" >&2

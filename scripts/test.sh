@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Runs every Herald test. Installs libhiredis-dev and redis-server when missing, and the fault
-# test's Python packages into .venv/; the integration tests and the fault test start their own
-# redis-server and edge-node processes on free loopback ports and stop them.
+# Runs every Herald test. Installs libhiredis-dev, redis-server, Debian's chromium and chromedriver
+# when missing, and the fault and transport tests' Python packages into .venv/; the integration
+# tests, the transport test and the fault test start their own redis-server and edge-node
+# processes on free loopback ports and stop them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --with-redis
-# The fault test's Python packages go into .venv/ before any test starts.
+scripts/install-deps.sh --with-redis --with-chromium
+# The fault and transport tests' Python packages go into .venv/ before any test starts.
 scripts/install-python-deps.sh
 export HERALD_REDIS_SERVER="${HERALD_REDIS_SERVER:-$(command -v redis-server)}"
 swift build --build-tests
@@ -14,6 +15,9 @@ swift test --skip-build "$@"
 # Upstream end to end: the example inbox worker against Redis and two edge-node processes, a worker
 # killed mid-batch, and HTTP mode on the embedded broker (Tests/Upstream/inbox_e2e.py, ~20 s).
 .venv/bin/python Tests/Upstream/inbox_e2e.py --edge-node .build/debug/edge-node
+# SSE and Socket.IO against real clients: python-socketio, curl, Chromium's EventSource (about
+# 40 s; Tests/Transports/README.md).
+HERALD_EDGE_NODE=.build/debug/edge-node scripts/transports.sh
 
 # The randomized fault test in its short form (about a minute; Tests/Fault/README.md). It prints its
 # seed; HERALD_FAULT_SEED repeats a run.

@@ -36,6 +36,15 @@ public enum ServerMessage: Sendable, Equatable {
         }
     }
 
+    /// The client's `id` this message answers, if it answers one.
+    public var ref: MessageReference? {
+        switch self {
+        case .pong(let ref), .error(_, _, let ref), .presenceState(_, let ref), .refreshed(_, let ref), .reply(let ref, _): return ref
+        case .ack(let ref): return ref
+        case .connected, .recovery: return nil
+        }
+    }
+
     private struct Body: Encodable {
         var type: String
         var connection_id: String?

@@ -169,6 +169,8 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Redis stream for connection open/close and presence join/leave entries; unset: off. Needs Redis. [HERALD_LIFECYCLE_STREAM]")
     var lifecycleStream: String = environment("LIFECYCLE_STREAM") ?? ""
+    @Option(help: "Socket.IO (Engine.IO) sessions one node holds at once; more handshakes get 503. [HERALD_SOCKETIO_MAX_SESSIONS]")
+    var socketioMaxSessions: Int = environment("SOCKETIO_MAX_SESSIONS").flatMap(Int.init) ?? 100_000
 
     @Option(help: "Event loop threads; default one per core. [HERALD_EVENT_LOOPS]")
     var eventLoops: Int = environment("EVENT_LOOPS").flatMap(Int.init) ?? ProcessInfo.processInfo.activeProcessorCount
@@ -251,7 +253,8 @@ struct Serve: AsyncParsableCommand {
                 entryTTL: Int64(presenceTTLSeconds.clampedForTime) * 1000, refreshInterval: Int64(presenceRefreshSeconds.clampedForTime) * 1000,
                 typingTTL: Int64(typingTTLMs.clampedForTime)),
             typingEcho: typingEcho, developmentMode: development,
-            upstream: UpstreamPolicy(types: UpstreamPolicy.types(from: upstreamTypes), maxMessageBytes: upstreamMaxBytes))
+            upstream: UpstreamPolicy(types: UpstreamPolicy.types(from: upstreamTypes), maxMessageBytes: upstreamMaxBytes),
+            maxSocketIOSessions: socketioMaxSessions)
     }
 
     /// Variables read as whole numbers: one that is set but not a number is an error, not the default.
@@ -262,8 +265,8 @@ struct Serve: AsyncParsableCommand {
         "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS", "RESUME_INTERVAL_MS",
         "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_USER", "MAX_PENDING_HANDSHAKES",
         "JWKS_REFRESH_SECONDS", "JWKS_MIN_REFRESH_SECONDS", "JWT_LEEWAY_SECONDS",
-        "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS", "UPSTREAM_MAX_BYTES", "UPSTREAM_STREAMS", "UPSTREAM_MAX_LEN",
-        "UPSTREAM_MAX_AGE_SECONDS", "UPSTREAM_TIMEOUT_MS", "UPSTREAM_CONCURRENCY",
+        "UPSTREAM_MAX_BYTES", "UPSTREAM_STREAMS", "UPSTREAM_MAX_LEN",
+        "UPSTREAM_MAX_AGE_SECONDS", "UPSTREAM_TIMEOUT_MS", "UPSTREAM_CONCURRENCY", "SOCKETIO_MAX_SESSIONS",
     ]
 }
 

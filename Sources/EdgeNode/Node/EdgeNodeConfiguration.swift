@@ -57,6 +57,9 @@ public struct EdgeNodeConfiguration: Sendable {
     public var developmentMode: Bool
     /// Which client messages go upstream, when the backend has an upstream.
     public var upstream: UpstreamPolicy
+    /// Engine.IO sessions (Socket.IO clients, polling or WebSocket) one node holds at once; a
+    /// handshake beyond is refused with 503.
+    public var maxSocketIOSessions: Int
 
     public init(
         host: String = "0.0.0.0",
@@ -84,7 +87,8 @@ public struct EdgeNodeConfiguration: Sendable {
         presenceTiming: PresenceTiming = PresenceTiming(),
         typingEcho: Bool = false,
         developmentMode: Bool = false,
-        upstream: UpstreamPolicy = UpstreamPolicy()
+        upstream: UpstreamPolicy = UpstreamPolicy(),
+        maxSocketIOSessions: Int = 100_000
     ) {
         self.host = host
         self.port = port
@@ -112,6 +116,7 @@ public struct EdgeNodeConfiguration: Sendable {
         self.typingEcho = typingEcho
         self.developmentMode = developmentMode
         self.upstream = upstream
+        self.maxSocketIOSessions = maxSocketIOSessions
     }
 }
 

@@ -91,8 +91,11 @@ public final class EdgeNodeServer: Service, Sendable {
             }.get())
         }
         let loopShards = shards
+        // Each transport's framing, registered once: the fan-out encodes every event once per transport.
         var encodings = FrameEncodings()
         let webSocketEncoding = encodings.register(FrameEncodings.webSocket)
+        let sseEncoding = encodings.register(FrameEncodings.serverSentEvents)
+        let socketIOEncoding = encodings.register(FrameEncodings.socketIO)
         let fanOut = EventFanOut(
             shards: loopShards, interest: interest, broker: broker, presence: presence, encodings: encodings, metrics: metrics, logger: logger)
         let logger = self.logger
@@ -102,7 +105,6 @@ public final class EdgeNodeServer: Service, Sendable {
             readinessChanged: { ready in logger.info("broker \(ready ? "ready" : "unavailable")") }
         )
 
-        let http = makeRouter(broker: broker, readiness: readiness, presence: presence)
         presence.start()
         let admission = SessionAdmission(
             authenticator: authenticator, readiness: readiness, broker: broker, metrics: metrics,
@@ -110,12 +112,17 @@ public final class EdgeNodeServer: Service, Sendable {
         let sessions = SessionFactory(
             configuration: configuration, fanOut: fanOut, broker: broker, upstream: backend.upstream, presence: presence, metrics: metrics, logger: logger,
             serial: connectionSerial, tokens: verifier)
-        let initializer = ConnectionInitializer(
-            router: http,
-            webSocket: WebSocketUpgrade(
-                admission: admission, sessions: sessions, encoding: webSocketEncoding, maxMessageBytes: configuration.maxClientMessageBytes,
-                refusals: configuration.upgradeRefusals),
-            requestTimeout: configuration.handshakeTimeout)
+        var http = makeRouter(broker: broker, readiness: readiness, presence: presence)
+        // Each transport's entry: its upgrade, its routes.
+        var webSockets = WebSocketEntries(maxFrameSize: configuration.maxClientMessageBytes)
+        webSockets.add(WebSocketUpgrade(
+            admission: admission, sessions: sessions, encoding: webSocketEncoding, maxMessageBytes: configuration.maxClientMessageBytes,
+            refusals: configuration.upgradeRefusals))
+        ServerSentEventsEntry(admission: admission, sessions: sessions, encoding: sseEncoding, configuration: configuration)
+            .install(into: &http)
+        SocketIOEntry(admission: admission, sessions: sessions, encoding: socketIOEncoding, configuration: configuration)
+            .install(into: &http, webSockets: &webSockets)
+        let initializer = ConnectionInitializer(router: http, webSockets: webSockets, requestTimeout: configuration.handshakeTimeout)
 
         let openChannels = ManagedAtomic(0)
         let connectionCap = descriptors.connectionCap(maxSessions: maxConnections)

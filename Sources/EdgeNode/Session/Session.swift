@@ -50,6 +50,7 @@ final class Session: EventRecipient {
     private let shard: ConnectionShard
     private let broker: any EventBroker
     private let upstream: (any UpstreamSink)?
+    private let encodings: FrameEncodings
     private let presence: PresenceTracker
     private let metrics: NodeMetrics
     private let logger: Logger
@@ -61,6 +62,8 @@ final class Session: EventRecipient {
     private var state = State.open
     private var awaitingFlush = false
     private var registered = false
+    /// The transport encoding this session holds in use while it runs.
+    private var heldEncoding: FrameEncodings.Index?
     private weak var transport: (any SessionTransport)?
     private(set) var lastActivity: NIODeadline
     /// Verifies the tokens of `refresh` messages; nil refuses them.
@@ -69,7 +72,7 @@ final class Session: EventRecipient {
     private var expiry: Scheduled<Void>?
 
     init(
-        identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker,
+        identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker, encodings: FrameEncodings,
         upstream: (any UpstreamSink)? = nil, presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop,
         tokens: TokenVerifier? = nil
     ) {
@@ -80,6 +83,7 @@ final class Session: EventRecipient {
         self.shard = shard
         self.broker = broker
         self.upstream = upstream
+        self.encodings = encodings
         self.presence = presence
         self.metrics = metrics
         self.logger = logger
@@ -96,6 +100,8 @@ final class Session: EventRecipient {
 
     var subscribedChannels: Set<String> { client.subscriptions }
 
+    /// The id the `connected` frame names; transports whose clients send on another request
+    /// (SSE's POST) find the session by it.
     var connectionID: String { settings.connectionID }
 
     var presenceMember: PresenceMember { PresenceMember(user: identity.user, connection: settings.connectionID) }
@@ -115,6 +121,8 @@ final class Session: EventRecipient {
         metrics.connectionsOpened.increment()
         registered = true
         if let expiresAt = settings.expiresAt { expire(at: expiresAt) }
+        heldEncoding = transport.encoding
+        encodings.retain(transport.encoding)
         let coverage = shard.add(self, start: settings.startOffset)
         if let since = settings.since {
             resume(since: since)
@@ -132,6 +140,8 @@ final class Session: EventRecipient {
         expiry = nil
         guard registered else { return }
         registered = false
+        if let heldEncoding { encodings.release(heldEncoding) }
+        heldEncoding = nil
         shard.remove(self)
         metrics.connections.decrement()
     }
@@ -175,7 +185,8 @@ final class Session: EventRecipient {
 
     /// The single gate of every frame: false (and the connection closed with 4001) when the
     /// transport is over its outbound limit after flushing what this session queued itself.
-    private func admitOutbound() -> Bool {
+    /// Transports call it too before a frame of their own (SSE heartbeats, Engine.IO pings).
+    func admitOutbound() -> Bool {
         guard state == .open, let transport else { return false }
         if !transport.isWritable && awaitingFlush {
             // Our own unflushed burst, not the client, may be what crossed the limit.
@@ -210,7 +221,11 @@ final class Session: EventRecipient {
             return false
         }
         guard admitOutbound() else { return false }
-        transport.writeEncoded(event.frame(for: transport.encoding))
+        if let frame = event.frame(for: transport.encoding) {
+            transport.writeEncoded(frame)
+        } else {
+            transport.writeEvent(event.payload)  // encoded before this transport had a session here
+        }
         if !awaitingFlush {
             awaitingFlush = true
             shard.needsFlush(self)

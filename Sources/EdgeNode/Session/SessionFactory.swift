@@ -31,7 +31,7 @@ struct SessionFactory: Sendable {
             maxHeldBytes: configuration.outboundBufferBytes, expiresAt: acceptance.expiresAt,
             tokenLeeway: .seconds(Int64(configuration.authentication.leewaySeconds)), upstream: configuration.upstream)
         return Session(
-            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, upstream: upstream, presence: presence, metrics: metrics,
-            logger: logger, eventLoop: eventLoop, tokens: tokens)
+            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, encodings: fanOut.encodings, upstream: upstream,
+            presence: presence, metrics: metrics, logger: logger, eventLoop: eventLoop, tokens: tokens)
     }
 }
