@@ -125,6 +125,15 @@ class Cluster:
             node.send_signal(signal.SIGKILL)
             node.wait(timeout=10)
 
+    def upstream_entries(self) -> list:
+        """The client messages the nodes appended to the upstream stream (issue 12), oldest first."""
+        import redis
+        client = redis.Redis(port=self.redis_port, decode_responses=True)
+        try:
+            return [fields for _, fields in client.xrange("herald:upstream")]
+        finally:
+            client.close()
+
     def url(self, index: int) -> str:
         return f"http://127.0.0.1:{self.ports[index]}"
 
@@ -252,12 +261,15 @@ def test_socketio_subscribe_per_module(cluster: Cluster):
 
 
 def test_socketio_emit_upstream_with_ack(cluster: Cluster):
-    """Other emits go to the session as {type, id, data}; its answer comes back as the ack."""
+    """Other emits go to the session as {type, id, data} and on upstream; the answer comes back as the ack."""
     dashboard = Dashboard(cluster.url(1), "dave", transports=["websocket"])
     try:
         dashboard.wait_for("connected")
         answer = dashboard.call("report.export", {"format": "csv"})
-        assert answer["type"] == "error" and answer["code"] == "unknown_type", answer
+        # Not one of Herald's own types: it goes upstream, and the ack says it was stored.
+        assert answer["type"] == "ack", answer
+        stored = [e for e in cluster.upstream_entries() if e["type"] == "report.export" and e["user"] == "dave"]
+        assert stored and json.loads(stored[-1]["data"]) == {"format": "csv"}, stored
         assert dashboard.call("ping", None)["type"] == "pong"
         assert dashboard.call("presence.get", None)["type"] == "presence.state"
     finally:
@@ -275,7 +287,7 @@ def test_socketio_polling_only(cluster: Cluster):
         events = dashboard.wait_for("kpi:update", 40, timeout=20)
         assert [d["n"] for d, _ in events] == list(range(40)), events
         assert [o for _, o in events] == offsets
-        assert dashboard.call("report.export", {})["code"] == "unknown_type"
+        assert dashboard.call("report.export", {})["type"] == "ack"
     finally:
         dashboard.close()
 
@@ -406,7 +418,7 @@ def test_sse_events_and_posted_messages(cluster: Cluster):
     events = sse_read(cluster.ports[0], f"/sse?token={jwt}", {}, 3, on_open)
     assert json.loads(events[0]["data"])["type"] == "connected" and events[0].get("id"), events[0]
     assert posted["ack"][0] == 200 and json.loads(posted["ack"][1]) == {"type": "ack", "ref": 7}, posted["ack"]
-    assert json.loads(posted["unknown"][1])["code"] == "unknown_type", posted["unknown"]
+    assert json.loads(posted["unknown"][1]) == {"type": "ack", "ref": "x"}, posted["unknown"]
     assert posted["other"][0] == 404, posted["other"]
     published = [e for e in events if json.loads(e["data"])["type"] in ("kpi:update", "notification")]
     assert [e["id"] for e in published] == posted["offsets"], events
