@@ -70,6 +70,17 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ] + nio
         ),
+        // Upstream over HTTP: client messages POSTed to a backend with an HMAC signature.
+        .target(
+            name: "HTTPUpstream",
+            dependencies: [
+                "HeraldBroker", "HeraldProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ] + nio
+        ),
         .target(
             name: "EdgeNode",
             dependencies: [
@@ -89,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "edge-node",
             dependencies: [
-                "EdgeNode", "HeraldBroker", "RedisBackend", "PubSubBridge", "Presence",
+                "EdgeNode", "HeraldBroker", "RedisBackend", "PubSubBridge", "Presence", "HTTPUpstream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -124,9 +135,10 @@ let package = Package(
         .testTarget(
             name: "EdgeNodeTests",
             dependencies: [
-                "EdgeNode", "HeraldTestSupport", "PubSubBridge", "RedisBackend", "HeraldBroker", "HeraldProtocol", "Presence",
+                "EdgeNode", "HeraldTestSupport", "PubSubBridge", "RedisBackend", "HeraldBroker", "HeraldProtocol", "Presence", "HTTPUpstream",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),

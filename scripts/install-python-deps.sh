@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Creates the repository's Python virtual environment at .venv/ (gitignored) and installs the pinned
-# packages of Tests/Fault/requirements.txt (the fault test, scripts/fault.sh) and
+# packages of Tests/Fault/requirements.txt (the fault test, scripts/fault.sh),
+# Tests/Transports/requirements.txt (the SSE and Socket.IO test, scripts/transports.sh) and
 # Tests/Browser/requirements.txt (herald.js in Chromium, scripts/browser.sh) into it.
 # Idempotent: it reinstalls only when a requirements file changed. Installs python3-venv when the
 # interpreter cannot make a venv (Debian's python3 without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-requirements=(Tests/Fault/requirements.txt Tests/Browser/requirements.txt)
+requirements=(Tests/Fault/requirements.txt Tests/Transports/requirements.txt Tests/Browser/requirements.txt)
 stamp=.venv/.requirements.sha256
 python=${PYTHON:-python3}
 if ! command -v "$python" >/dev/null 2>&1 || ! "$python" -c 'import venv, ensurepip' >/dev/null 2>&1; then

@@ -28,6 +28,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let nodeFull = ErrorCode(rawValue: "node_full")
     public static let tooManyConnections = ErrorCode(rawValue: "too_many_connections")
     public static let requestTimeout = ErrorCode(rawValue: "request_timeout")
+    /// The HTTP upstream did not accept a client message: no 2xx in time, or an unusable answer.
+    public static let upstreamFailed = ErrorCode(rawValue: "upstream_failed")
+    /// A message posted for an SSE connection this node does not hold (or that is not the caller's).
+    public static let unknownConnection = ErrorCode(rawValue: "unknown_connection")
 
     public var description: String { rawValue }
 }

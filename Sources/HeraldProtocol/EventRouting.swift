@@ -2,7 +2,8 @@
 ///
 /// An event with `user` goes only to that user's connections; with `channel`, only to
 /// connections subscribed to that sub-channel; with both, to that user's subscribed
-/// connections; with neither, to every connection of the account.
+/// connections; with `connection`, only to that one connection (a reply), on whichever node holds
+/// it; with none, to every connection of the account. Targets combine: each one narrows.
 ///
 /// Reading fails closed: an event whose targeting cannot be matched exactly is refused with a
 /// ``Rejection`` and must be dropped, never delivered to the whole account.
@@ -15,9 +16,10 @@ public struct EventRouting: Sendable, Equatable {
         case invalidUTF8 = "invalid_utf8"
         /// Valid JSON, but not an object.
         case notObject = "not_object"
-        /// `type`, `user`, `channel`, `exclude_user` or `offset` appears twice: clients and Herald could disagree.
+        /// `type`, `user`, `channel`, `exclude_user`, `connection` or `offset` appears twice: clients and Herald could disagree.
         case duplicateKey = "duplicate_key"
-        /// `user`, `channel` or `exclude_user` is neither a string nor an integer (or the channel is not a channel name).
+        /// `user`, `channel` or `exclude_user` is neither a string nor an integer (or the channel is not a channel
+        /// name), or `connection` is not a string.
         case invalidTarget = "invalid_target"
         /// A `type` only the server may send (``ReservedEventType/serverOnly``).
         case reservedType = "reserved_type"
@@ -42,23 +44,31 @@ public struct EventRouting: Sendable, Equatable {
     public var channel: RoutingKey?
     /// Every connection of the account except this user's (typing events skip their sender).
     public var excludeUser: RoutingKey?
+    /// The only connection that receives the event (its `connection_id`): a reply to one request.
+    public var connection: RoutingKey?
     /// The history offset the publish function stamped on the event; nil for live-only publishes.
     public var offset: String?
     /// The event's `type` when it is a string, for the few types the node itself reacts to (`typing.start`).
     public var type: String?
 
-    public init(user: RoutingKey? = nil, channel: RoutingKey? = nil, excludeUser: RoutingKey? = nil, offset: String? = nil, type: String? = nil) {
+    public init(
+        user: RoutingKey? = nil, channel: RoutingKey? = nil, excludeUser: RoutingKey? = nil, connection: RoutingKey? = nil,
+        offset: String? = nil, type: String? = nil
+    ) {
         self.user = user
         self.channel = channel
         self.excludeUser = excludeUser
+        self.connection = connection
         self.offset = offset
         self.type = type
     }
 
-    /// Whether a connection of `user`, subscribed as `isSubscribed` says, receives the event.
-    /// Ids compare by their exact UTF-8 bytes; a channel is ASCII, so `isSubscribed` compares exactly too.
-    public func selects(user connectionUser: String, isSubscribed: (String) -> Bool) -> Bool {
+    /// Whether the connection `connectionID` of `user`, subscribed as `isSubscribed` says, receives
+    /// the event. Ids compare by their exact UTF-8 bytes; a channel is ASCII, so `isSubscribed`
+    /// compares exactly too. Without a `connectionID`, a connection-targeted event selects nobody.
+    public func selects(user connectionUser: String, connection connectionID: String? = nil, isSubscribed: (String) -> Bool) -> Bool {
         (user?.matches(connectionUser) ?? true) && !(excludeUser?.matches(connectionUser) ?? false)
+            && (connection.map { target in connectionID.map(target.matches) ?? false } ?? true)
             && (channel.map { isSubscribed($0.text) } ?? true)
     }
 
@@ -69,7 +79,8 @@ public struct EventRouting: Sendable, Equatable {
 
     /// Reads the routing of a published payload, refusing what must not be delivered: anything
     /// but a valid JSON object of valid UTF-8; a target that is not a string or an integer
-    /// (an integer matches by its exact decimal text); a repeated routing key; a server-only `type`.
+    /// (an integer matches by its exact decimal text), or a `connection` that is not a string; a
+    /// repeated routing key; a server-only `type`.
     public static func parse(_ payload: some Collection<UInt8>) throws(Rejection) -> EventRouting {
         try payload.withContiguousBytes { (bytes) throws(Rejection) in try parse(bytes: bytes) }
     }
@@ -94,6 +105,10 @@ public struct EventRouting: Sendable, Equatable {
             case .offset: routing.offset = value.string(in: bytes)
             case .user: routing.user = try target(value, field, in: bytes)
             case .excludeUser: routing.excludeUser = try target(value, field, in: bytes)
+            case .connection:
+                // Connection ids are strings (`<node>-<n>`): an integer could only match by accident.
+                guard let id = value.string(in: bytes) else { throw Rejection(.invalidTarget, "'connection' is not a string") }
+                routing.connection = RoutingKey(id)
             case .channel:
                 let channel = try target(value, field, in: bytes)
                 guard ChannelName.isValid(channel.text) else { throw Rejection(.invalidTarget, "'channel' is not a sub-channel name") }
@@ -118,7 +133,7 @@ public struct EventRouting: Sendable, Equatable {
 
     /// The top-level keys the node reads.
     private enum Field: UInt8, CaseIterable {
-        case type, user, channel, excludeUser, offset
+        case type, user, channel, excludeUser, connection, offset
 
         /// Every field, built once (a synthesized `allCases` may allocate on each call).
         static let all = allCases
@@ -131,6 +146,7 @@ public struct EventRouting: Sendable, Equatable {
             case .user: return "user"
             case .channel: return "channel"
             case .excludeUser: return "exclude_user"
+            case .connection: return "connection"
             case .offset: return "offset"
             }
         }

@@ -21,6 +21,14 @@ public enum MessageReference: Codable, Hashable, Sendable {
         }
     }
 
+    /// The id as a JSON value's text (`"r1"`, `17`), so a backend can echo it back unchanged as `ref`.
+    public var jsonText: String {
+        switch self {
+        case .integer(let value): return String(value)
+        case .string(let value): return JSONText.quoted(value)
+        }
+    }
+
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {

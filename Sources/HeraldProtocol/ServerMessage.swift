@@ -19,6 +19,9 @@ public enum ServerMessage: Sendable, Equatable {
     /// The answer to an accepted `refresh`: the connection now expires at `exp` (Unix seconds,
     /// the new token's `exp`; the node closes with 4003 once it passes, plus the leeway).
     case refreshed(exp: Int64, ref: MessageReference?)
+    /// A backend's answer to one client message, carried back by the node itself (HTTP upstream):
+    /// `data` is a JSON text, written into the frame byte for byte.
+    case reply(ref: MessageReference?, data: [UInt8])
 
     /// One user in `presence.state`.
     public struct PresenceEntry: Encodable, Sendable, Equatable {
@@ -30,6 +33,15 @@ public enum ServerMessage: Sendable, Equatable {
             self.user = user
             self.connections = connections
             self.info = info
+        }
+    }
+
+    /// The client's `id` this message answers, if it answers one.
+    public var ref: MessageReference? {
+        switch self {
+        case .pong(let ref), .error(_, _, let ref), .presenceState(_, let ref), .refreshed(_, let ref), .reply(let ref, _): return ref
+        case .ack(let ref): return ref
+        case .connected, .recovery: return nil
         }
     }
 
@@ -70,7 +82,23 @@ public enum ServerMessage: Sendable, Equatable {
             body = Body(type: ReservedEventType.presenceState, users: users, ref: ref)
         case let .refreshed(exp, ref):
             body = Body(type: ReservedEventType.refreshed, exp: exp, ref: ref)
+        case let .reply(ref, data):
+            // `data` is already JSON: spliced in as the last member rather than re-encoded.
+            var text = Self.encode(Body(type: Self.replyType, ref: ref))
+            text.removeLast()
+            text.append(contentsOf: #","data":"#.utf8)
+            text.append(contentsOf: data)
+            text.append(UInt8(ascii: "}"))
+            return text
         }
+        return Self.encode(body)
+    }
+
+    /// The `type` of a reply to one client message, whether a backend published it (targeted at
+    /// the connection) or the node relays it (HTTP upstream).
+    public static let replyType = "reply"
+
+    private static func encode(_ body: Body) -> [UInt8] {
         // Encoding a struct of strings and integers cannot fail.
         return Array((try? Self.encoder.encode(body)) ?? Data(#"{"type":"error"}"#.utf8))
     }

@@ -45,7 +45,8 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
     // second key would make parsers that keep the last one resume from the publisher's value), has a `type`
     // Herald's server sends itself (clients could not tell a forged `connected` or `recovery` from a real one),
     // or has a `user`, `channel` or `exclude_user` that is not a string or a number (null, boolean, array or
-    // object: the node could never match it, so such a target must not be stored).
+    // object: the node could never match it, so such a target must not be stored), or a `connection` target
+    // (a reply to one connection, revision 4) that is not a string.
     //
     // Truncation: Redis 7.0 does not advance `max-deleted-entry-id` when trimming (only XDEL does), so
     // herald_read also counts deletions as `entries-added - length`: if anything was deleted and the
@@ -119,6 +120,9 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
                 if value ~= nil and type(value) ~= 'string' and type(value) ~= 'number' then
                     return "'" .. field .. "' must be a string or a number"
                 end
+            end
+            if decoded['connection'] ~= nil and type(decoded['connection']) ~= 'string' then
+                return "'connection' must be a string (a connection_id)"
             end
             return nil
         end

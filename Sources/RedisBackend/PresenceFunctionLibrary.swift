@@ -11,9 +11,16 @@ import PubSubBridge
 /// `herald:{A}:presence:info` — hash, user → the token's `info` JSON;
 /// `herald:{A}:typing` — sorted set, member `<conversation>\x1f<user>`, score = expiry (Redis ms).
 /// Time is Redis's own (`TIME`), so node clocks never disagree about expiry.
+///
+/// When a node has a lifecycle stream (`HERALD_LIFECYCLE_STREAM`), join, leave and heartbeat get
+/// it as KEYS[2] and append each `presence.join`/`presence.leave` there in the same atomic step as
+/// the event (fields `event`, `account`, `user`, `at`): exactly once per transition, however many
+/// nodes act. That key lies outside the account's hash slot, which standalone Redis allows; Redis
+/// Cluster would refuse it (CROSSSLOT).
 enum PresenceFunctionLibrary {
     /// Bump when the Lua code changes, so running nodes replace an older library.
-    static let version = "1"
+    /// 2: the optional lifecycle stream.
+    static let version = "2"
 
     static let source = #"""
         #!lua name=herald_presence
@@ -35,7 +42,14 @@ enum PresenceFunctionLibrary {
             redis.call('PUBLISH', channel, cjson.encode(event))
         end
 
-        local function arrived(channel, users, info, user, user_info)
+        -- Appends a user-level transition to the lifecycle stream, when the node passed one.
+        local function journal(lifecycle, channel, kind, user)
+            if not lifecycle then return end
+            local account = string.match(channel, '^herald:{(.*)}$') or channel
+            redis.call('XADD', lifecycle, '*', 'event', kind, 'account', account, 'user', user, 'at', tostring(now_ms()))
+        end
+
+        local function arrived(channel, users, info, user, user_info, lifecycle)
             local count = redis.call('HINCRBY', users, user, 1)
             if user_info and user_info ~= '' then redis.call('HSET', info, user, user_info) end
             if count == 1 then
@@ -43,15 +57,17 @@ enum PresenceFunctionLibrary {
                 local stored = redis.call('HGET', info, user)
                 if stored then data['info'] = cjson.decode(stored) end
                 emit(channel, 'presence.join', data)
+                journal(lifecycle, channel, 'presence.join', user)
             end
         end
 
-        local function departed(channel, users, info, user)
+        local function departed(channel, users, info, user, lifecycle)
             local count = redis.call('HINCRBY', users, user, -1)
             if count <= 0 then
                 redis.call('HDEL', users, user)
                 redis.call('HDEL', info, user)
                 emit(channel, 'presence.leave', {user = user})
+                journal(lifecycle, channel, 'presence.leave', user)
             end
         end
 
@@ -59,32 +75,32 @@ enum PresenceFunctionLibrary {
             for _, key in ipairs({...}) do redis.call('PEXPIRE', key, ttl) end
         end
 
-        -- KEYS: channel; ARGV: user, connection, entry_ttl_ms, key_ttl_ms, info_json
+        -- KEYS: channel, lifecycle stream?; ARGV: user, connection, entry_ttl_ms, key_ttl_ms, info_json
         local function join(keys, args)
             local channel = keys[1]
             local zset, users, info = keys_of(channel)
             local user, connection = args[1], args[2]
             local member = user .. SEP .. connection
             if redis.call('ZADD', zset, now_ms() + tonumber(args[3]), member) == 1 then
-                arrived(channel, users, info, user, args[5])
+                arrived(channel, users, info, user, args[5], keys[2])
             end
             touch(tonumber(args[4]), zset, users, info)
             return 1
         end
 
-        -- KEYS: channel; ARGV: user, connection
+        -- KEYS: channel, lifecycle stream?; ARGV: user, connection
         local function leave(keys, args)
             local channel = keys[1]
             local zset, users, info = keys_of(channel)
             local user = args[1]
             if redis.call('ZREM', zset, user .. SEP .. args[2]) == 1 then
-                departed(channel, users, info, user)
+                departed(channel, users, info, user, keys[2])
                 return 1
             end
             return 0
         end
 
-        -- KEYS: channel; ARGV: entry_ttl_ms, key_ttl_ms, then user, connection pairs of this node.
+        -- KEYS: channel, lifecycle stream?; ARGV: entry_ttl_ms, key_ttl_ms, then user, connection pairs of this node.
         -- Refreshes this node's entries (re-joining any that were swept meanwhile), then removes
         -- every expired entry, publishing the leaves a dead node never sent.
         local function heartbeat(keys, args)
@@ -95,13 +111,13 @@ enum PresenceFunctionLibrary {
             for i = 3, #args, 2 do
                 local user = args[i]
                 if redis.call('ZADD', zset, expiry, user .. SEP .. args[i + 1]) == 1 then
-                    arrived(channel, users, info, user, nil)
+                    arrived(channel, users, info, user, nil, keys[2])
                 end
             end
             local expired = redis.call('ZRANGEBYSCORE', zset, '-inf', now)
             for _, member in ipairs(expired) do
                 redis.call('ZREM', zset, member)
-                departed(channel, users, info, string.match(member, '^(.*)' .. SEP))
+                departed(channel, users, info, string.match(member, '^(.*)' .. SEP), keys[2])
             end
             touch(tonumber(args[2]), zset, users, info)
             return #expired

@@ -11,8 +11,12 @@ import PubSubBridge
 public final class RedisPresenceStore: PresenceStore {
     private let functions: RedisFunctions
     private let timing: PresenceTiming
+    /// The lifecycle stream user-level joins and leaves are also appended to; nil when off.
+    private let lifecycleStream: String?
 
-    public init(client: RedisCommandClient, timing: PresenceTiming, logger: Logger) {
+    /// - Parameter lifecycleStream: when set, every `presence.join`/`presence.leave` is also
+    ///   appended to this stream, atomically with the event.
+    public init(client: RedisCommandClient, timing: PresenceTiming, logger: Logger, lifecycleStream: String? = nil) {
         self.functions = RedisFunctions(
             client: client,
             library: .init(
@@ -20,6 +24,14 @@ public final class RedisPresenceStore: PresenceStore {
                 version: PresenceFunctionLibrary.version, source: PresenceFunctionLibrary.source),
             logger: logger)
         self.timing = timing
+        self.lifecycleStream = lifecycleStream
+    }
+
+    /// The keys of a call that may change who is present: the channel, then the lifecycle stream.
+    private func presenceKeys(_ account: String) -> [String] {
+        let channel = AccountChannel.name(for: account)
+        guard let lifecycleStream else { return ["1", channel] }
+        return ["2", channel, lifecycleStream]
     }
 
     /// Loads the function library unless Redis already has this version.
@@ -28,18 +40,18 @@ public final class RedisPresenceStore: PresenceStore {
     }
 
     public func join(account: String, member: PresenceMember, info: String?) -> EventLoopFuture<Void> {
-        functions.call(
-            "FCALL", "herald_presence_join", "1", AccountChannel.name(for: account), member.user, member.connection,
-            String(timing.entryTTL), String(timing.keyTTL), info ?? ""
-        ).map { _ in }
+        let arguments = ["FCALL", "herald_presence_join"] + presenceKeys(account)
+            + [member.user, member.connection, String(timing.entryTTL), String(timing.keyTTL), info ?? ""]
+        return functions.call(arguments.map { ByteBuffer(string: $0) }).map { _ in }
     }
 
     public func leave(account: String, member: PresenceMember) -> EventLoopFuture<Void> {
-        functions.call("FCALL", "herald_presence_leave", "1", AccountChannel.name(for: account), member.user, member.connection).map { _ in }
+        let arguments = ["FCALL", "herald_presence_leave"] + presenceKeys(account) + [member.user, member.connection]
+        return functions.call(arguments.map { ByteBuffer(string: $0) }).map { _ in }
     }
 
     public func heartbeat(account: String, members: [PresenceMember]) -> EventLoopFuture<Void> {
-        var arguments = ["FCALL", "herald_presence_heartbeat", "1", AccountChannel.name(for: account), String(timing.entryTTL), String(timing.keyTTL)]
+        var arguments = ["FCALL", "herald_presence_heartbeat"] + presenceKeys(account) + [String(timing.entryTTL), String(timing.keyTTL)]
         arguments.reserveCapacity(arguments.count + members.count * 2)
         for member in members {
             arguments.append(member.user)

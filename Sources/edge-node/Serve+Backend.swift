@@ -1,20 +1,45 @@
 import EdgeNode
+import HTTPUpstream
 import HeraldBroker
 import NIOCore
 import PubSubBridge
 import RedisBackend
 
 extension Serve {
+    /// Where client messages go, as chosen by `HERALD_UPSTREAM` and `HERALD_UPSTREAM_URL`.
+    enum UpstreamMode: String {
+        case stream, http, off
+    }
+
     /// The backend the node runs on: Redis when a URL is given, else the embedded single-node
-    /// broker. Checks the backend's options the way the node checks its own.
+    /// broker; with the upstream (a Redis stream, or HTTP) and the lifecycle stream when asked for.
+    /// Checks the backend's options the way the node checks its own.
     func makeBackend() throws -> NodeBackend.Factory {
         try EdgeNodeConfiguration.check("HERALD_HISTORY_MAX_EVENTS", historyMaxEvents, 1...1_000_000)
         try EdgeNodeConfiguration.check("HERALD_HISTORY_MAX_AGE_SECONDS", historyMaxAgeSeconds, 1...7 * 86_400)
         try EdgeNodeConfiguration.check("HERALD_SUBSCRIPTION_LINGER_MS", subscriptionLingerMs, 0...600_000)
         try EdgeNodeConfiguration.check("HERALD_REDIS_COMMAND_TIMEOUT_MS", redisCommandTimeoutMs, 50...60_000)
         try EdgeNodeConfiguration.check("HERALD_REDIS_MAX_PENDING_COMMANDS", redisMaxPendingCommands, 1...1_000_000)
+        try EdgeNodeConfiguration.check("HERALD_UPSTREAM_STREAMS", upstreamStreams, 1...1024)
+        try EdgeNodeConfiguration.check("HERALD_UPSTREAM_MAX_LEN", upstreamMaxLen, 1...100_000_000)
+        try EdgeNodeConfiguration.check("HERALD_UPSTREAM_MAX_AGE_SECONDS", upstreamMaxAgeSeconds, 1...30 * 86_400)
+        try EdgeNodeConfiguration.check("HERALD_UPSTREAM_TIMEOUT_MS", upstreamTimeoutMs, 100...120_000)
+        try EdgeNodeConfiguration.check("HERALD_UPSTREAM_CONCURRENCY", upstreamConcurrency, 1...4096)
         let window = HistoryWindow(maxEvents: historyMaxEvents, maxAge: .seconds(Int64(historyMaxAgeSeconds)))
-        guard let url = (redisURL.nonEmpty ?? environment("REDIS_URL")) else { return NodeBackend.embedded(window: window) }
+        let mode = try upstreamMode()
+        let http = try httpUpstream(mode)
+        let caps = StreamCaps(maxLength: upstreamMaxLen, maxAge: .seconds(Int64(upstreamMaxAgeSeconds)))
+        guard let url = redisURLSetting else {
+            guard lifecycleStream.isEmpty else {
+                throw ConfigurationError.invalidOption("HERALD_LIFECYCLE_STREAM", "needs HERALD_REDIS_URL: the embedded broker has no stream a backend could read")
+            }
+            let embedded = NodeBackend.embedded(window: window)
+            return { context in
+                var backend = try embedded(context)
+                backend.upstream = try http.map { try HTTPUpstreamSink(configuration: $0, eventLoop: context.eventLoop, logger: context.logger) }
+                return backend
+            }
+        }
         var redis: RedisConfiguration
         do {
             redis = try RedisConfiguration(url: url)
@@ -25,10 +50,63 @@ extension Serve {
         redis.keepaliveInterval = RedisConfiguration.keepaliveInterval(forCommandTimeout: redis.commandTimeout)
         redis.maxPendingCommands = redisMaxPendingCommands
         let linger = TimeAmount.milliseconds(Int64(subscriptionLingerMs))
+        let streamKey = UpstreamStreamKey(base: upstreamStream, shards: upstreamStreams)
+        let lifecycleKey = lifecycleStream.nonEmpty
         return { [redis] context in
             let broker = RedisEventBroker(configuration: redis, eventLoop: context.eventLoop, linger: linger, window: window, logger: context.logger)
-            let presence = RedisPresenceStore(client: broker.commands, timing: context.presenceTiming, logger: context.logger)
-            return NodeBackend(broker: broker, presenceStore: presence, name: "redis")
+            let presence = RedisPresenceStore(
+                client: broker.commands, timing: context.presenceTiming, logger: context.logger, lifecycleStream: lifecycleKey)
+            var backend = NodeBackend(broker: broker, presenceStore: presence, name: "redis")
+            // Upstream and lifecycle entries get a connection of their own: a burst of client
+            // messages never queues in front of history reads, presence calls or publishes.
+            var streams: RedisCommandClient?
+            if mode == .stream || lifecycleKey != nil {
+                let client = RedisCommandClient(configuration: redis, eventLoop: context.eventLoop, logger: context.logger)
+                client.start()
+                streams = client
+            }
+            if let http {
+                backend.upstream = try HTTPUpstreamSink(configuration: http, eventLoop: context.eventLoop, logger: context.logger)
+            } else if mode == .stream, let streams {
+                backend.upstream = RedisUpstreamStream(client: streams, key: streamKey, caps: caps, logger: context.logger)
+            }
+            if let lifecycleKey, let streams {
+                backend.lifecycle = RedisLifecycleStream(client: streams, key: lifecycleKey, caps: caps, node: context.nodeID, logger: context.logger)
+            }
+            return backend
         }
+    }
+
+    private var redisURLSetting: String? { redisURL.nonEmpty ?? environment("REDIS_URL") }
+
+    /// `HERALD_UPSTREAM`, defaulting to http when a URL is set and to stream otherwise.
+    func upstreamMode() throws(ConfigurationError) -> UpstreamMode {
+        guard let text = upstream.nonEmpty else { return upstreamURL.isEmpty ? .stream : .http }
+        guard let mode = UpstreamMode(rawValue: text) else {
+            throw .invalidOption("HERALD_UPSTREAM", "is '\(text)'; it must be stream, http or off")
+        }
+        return mode
+    }
+
+    /// The HTTP upstream's settings in http mode (URL and a secret required), else nil.
+    private func httpUpstream(_ mode: UpstreamMode) throws(ConfigurationError) -> HTTPUpstreamSink.Configuration? {
+        guard mode == .http else { return nil }
+        guard upstreamURL.hasPrefix("http://") || upstreamURL.hasPrefix("https://") else {
+            throw .invalidOption("HERALD_UPSTREAM_URL", "must be an http:// or https:// URL in http mode, is '\(upstreamURL)'")
+        }
+        let secret = upstreamSecret.nonEmpty ?? environment("UPSTREAM_SECRET") ?? ""
+        guard secret.utf8.count >= 16 else {
+            throw .invalidOption("HERALD_UPSTREAM_SECRET", "must be at least 16 bytes (the HMAC key the endpoint checks requests with); generate one with: openssl rand -hex 32")
+        }
+        return HTTPUpstreamSink.Configuration(
+            url: upstreamURL, secret: secret, timeout: .milliseconds(Int64(upstreamTimeoutMs)),
+            maxConcurrentRequests: upstreamConcurrency, maxQueuedRequests: upstreamConcurrency * 16)
+    }
+
+    /// What an operator should know about the upstream at start-up, when it is not what they may expect.
+    var upstreamNotice: String? {
+        guard (try? upstreamMode()) == .stream, redisURLSetting == nil else { return nil }
+        return "upstream: off. The embedded broker keeps no stream a backend could read, so client messages of types "
+            + "Herald does not handle get error unknown_type. Set HERALD_REDIS_URL (a Redis stream) or HERALD_UPSTREAM_URL (HTTP)."
     }
 }

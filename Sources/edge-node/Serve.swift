@@ -134,6 +134,43 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Development mode: accept the development and example secrets. [HERALD_DEVELOPMENT=true]")
     var development: Bool = environment("DEVELOPMENT") == "true"
 
+    @Option(help: "Where client messages that are not Herald's own go: stream (Redis stream), http (HERALD_UPSTREAM_URL) or off; default http when a URL is set, else stream. [HERALD_UPSTREAM]")
+    var upstream: String = environment("UPSTREAM") ?? ""
+
+    @Option(help: "Comma-separated client message types sent upstream; 'prefix*' admits a prefix; unset sends every non-reserved type. [HERALD_UPSTREAM_TYPES]")
+    var upstreamTypes: String = environment("UPSTREAM_TYPES") ?? ""
+
+    @Option(help: "Largest client message sent upstream; larger ones get payload_too_large. [HERALD_UPSTREAM_MAX_BYTES]")
+    var upstreamMaxBytes: Int = environment("UPSTREAM_MAX_BYTES").flatMap(Int.init) ?? 16 * 1024
+
+    @Option(help: "Redis stream client messages are appended to. [HERALD_UPSTREAM_STREAM]")
+    var upstreamStream: String = environment("UPSTREAM_STREAM") ?? "herald:upstream"
+
+    @Option(help: "Split the upstream stream into N streams <stream>:{0..N-1} by account (Redis Cluster). [HERALD_UPSTREAM_STREAMS]")
+    var upstreamStreams: Int = environment("UPSTREAM_STREAMS").flatMap(Int.init) ?? 1
+
+    @Option(help: "Entries kept in the upstream and lifecycle streams (XADD MAXLEN ~). [HERALD_UPSTREAM_MAX_LEN]")
+    var upstreamMaxLen: Int = environment("UPSTREAM_MAX_LEN").flatMap(Int.init) ?? 100_000
+
+    @Option(help: "Seconds an entry stays in the upstream and lifecycle streams (XTRIM MINID ~). [HERALD_UPSTREAM_MAX_AGE_SECONDS]")
+    var upstreamMaxAgeSeconds: Int = environment("UPSTREAM_MAX_AGE_SECONDS").flatMap(Int.init) ?? 86_400
+
+    @Option(help: "HTTP endpoint client messages are POSTed to (HTTP upstream). [HERALD_UPSTREAM_URL]")
+    var upstreamURL: String = environment("UPSTREAM_URL") ?? ""
+
+    @Option(help: "Shared secret of the HTTP upstream's HMAC-SHA256 signature (at least 16 bytes). [HERALD_UPSTREAM_SECRET]")
+    var upstreamSecret: String = ""
+
+    @Option(help: "Milliseconds one HTTP upstream request may take. [HERALD_UPSTREAM_TIMEOUT_MS]")
+    var upstreamTimeoutMs: Int = environment("UPSTREAM_TIMEOUT_MS").flatMap(Int.init) ?? 5000
+
+    @Option(help: "HTTP upstream requests in flight per node (as many again may wait, x16). [HERALD_UPSTREAM_CONCURRENCY]")
+    var upstreamConcurrency: Int = environment("UPSTREAM_CONCURRENCY").flatMap(Int.init) ?? 64
+
+    @Option(help: "Redis stream for connection open/close and presence join/leave entries; unset: off. Needs Redis. [HERALD_LIFECYCLE_STREAM]")
+    var lifecycleStream: String = environment("LIFECYCLE_STREAM") ?? ""
+    @Option(help: "Socket.IO (Engine.IO) sessions one node holds at once; more handshakes get 503. [HERALD_SOCKETIO_MAX_SESSIONS]")
+    var socketioMaxSessions: Int = environment("SOCKETIO_MAX_SESSIONS").flatMap(Int.init) ?? 100_000
     @Flag(inversion: .prefixedNo, help: "Serve the live console at /console (a page built on herald.js). [HERALD_CONSOLE=true]")
     var console: Bool = environment("CONSOLE") == "true"
 
@@ -170,6 +207,7 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("edge-node: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        if let notice = upstreamNotice { logger.notice("\(notice)") }
         let node = EdgeNodeServer(configuration: configuration, backend: backend, logger: logger)
         let group = ServiceGroup(
             configuration: .init(
@@ -221,7 +259,9 @@ struct Serve: AsyncParsableCommand {
             presenceTiming: PresenceTiming(
                 entryTTL: Int64(presenceTTLSeconds.clampedForTime) * 1000, refreshInterval: Int64(presenceRefreshSeconds.clampedForTime) * 1000,
                 typingTTL: Int64(typingTTLMs.clampedForTime)),
-            typingEcho: typingEcho, developmentMode: development)
+            typingEcho: typingEcho, developmentMode: development,
+            upstream: UpstreamPolicy(types: UpstreamPolicy.types(from: upstreamTypes), maxMessageBytes: upstreamMaxBytes),
+            maxSocketIOSessions: socketioMaxSessions)
     }
 
     /// Variables read as whole numbers: one that is set but not a number is an error, not the default.
@@ -232,6 +272,8 @@ struct Serve: AsyncParsableCommand {
         "REDIS_COMMAND_TIMEOUT_MS", "REDIS_MAX_PENDING_COMMANDS", "RESUME_INTERVAL_MS",
         "MAX_CONNECTIONS", "MAX_CONNECTIONS_PER_USER", "MAX_PENDING_HANDSHAKES",
         "JWKS_REFRESH_SECONDS", "JWKS_MIN_REFRESH_SECONDS", "JWT_LEEWAY_SECONDS",
+        "UPSTREAM_MAX_BYTES", "UPSTREAM_STREAMS", "UPSTREAM_MAX_LEN",
+        "UPSTREAM_MAX_AGE_SECONDS", "UPSTREAM_TIMEOUT_MS", "UPSTREAM_CONCURRENCY", "SOCKETIO_MAX_SESSIONS",
     ]
 }
 

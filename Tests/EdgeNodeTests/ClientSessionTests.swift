@@ -142,3 +142,18 @@ struct ClientSessionCostTests {
         #expect(session.receive(text: extra, now: start + .seconds(4)) == [.startTyping(conversation: "late")])
     }
 }
+
+@Suite("ClientSession: Herald's own types never go upstream")
+struct ClientSessionOwnTypesTests {
+    @Test func refreshIsHandledEvenWithAnUpstream() {
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var session = ClientSession(
+            identity: ClientIdentity(user: "alice", account: "42"), maxSubscriptions: 4, messagesPerSecond: 100, burst: 100,
+            now: start, upstream: UpstreamPolicy())
+        #expect(session.receive(text: Array(#"{"type":"refresh","token":"t","id":1}"#.utf8), now: start) == [.refresh(token: "t", ref: .integer(1))])
+        guard case .upstream(type: "sendMessage", _, _)? = session.receive(text: Array(#"{"type":"sendMessage","id":2}"#.utf8), now: start).first else {
+            Issue.record("other types go upstream")
+            return
+        }
+    }
+}

@@ -15,7 +15,7 @@ struct ConnectionRecoveryTests {
     private func event(_ milliseconds: UInt64?, channel: String? = nil, epoch: String = "e1") -> OutboundEvent {
         let payload = ByteBuffer(string: #"{"type":"x"}"#)
         return OutboundEvent(
-            frames: [payload], routing: EventRouting(channel: channel.map { RoutingKey($0) }), offset: milliseconds.map { offset($0, epoch: epoch) },
+            frames: [payload], payload: payload, routing: EventRouting(channel: channel.map { RoutingKey($0) }), offset: milliseconds.map { offset($0, epoch: epoch) },
             size: payload.readableBytes)
     }
 

@@ -1,6 +1,7 @@
 import EdgeNode
 import Glibc
 import Foundation
+import HTTPUpstream
 import HeraldTestSupport
 import Logging
 import NIOCore
@@ -26,16 +27,53 @@ enum Fixture {
             apiKeys: [apiKey], drainTimeout: .seconds(2), eventLoopCount: 2)
     }
 
+    /// Where a test node sends client messages that are not Herald's own.
+    enum Upstream: Sendable {
+        case none
+        /// The Redis stream(s) of `key` on the node's Redis, with these caps.
+        case stream(UpstreamStreamKey = UpstreamStreamKey(), StreamCaps = StreamCaps())
+        /// An HTTP endpoint.
+        case http(HTTPUpstreamSink.Configuration)
+    }
+
     /// Redis at `redisURL` (a short subscription linger, so tests see unsubscribes quickly), or the
-    /// embedded broker without one.
-    static func backend(redisURL: String?, window: HistoryWindow = HistoryWindow()) throws -> NodeBackend.Factory {
-        guard let redisURL else { return NodeBackend.embedded(window: window) }
+    /// embedded broker without one; with the upstream and lifecycle stream asked for.
+    static func backend(
+        redisURL: String?, window: HistoryWindow = HistoryWindow(), upstream: Upstream = .none, lifecycleStream: String? = nil
+    ) throws -> NodeBackend.Factory {
+        guard let redisURL else {
+            let embedded = NodeBackend.embedded(window: window)
+            return { context in
+                var backend = try embedded(context)
+                if case .http(let configuration) = upstream {
+                    backend.upstream = try HTTPUpstreamSink(configuration: configuration, eventLoop: context.eventLoop, logger: context.logger)
+                }
+                return backend
+            }
+        }
         let redis = try RedisConfiguration(url: redisURL)
         return { context in
             let broker = RedisEventBroker(configuration: redis, eventLoop: context.eventLoop, linger: .milliseconds(200), window: window, logger: context.logger)
-            return NodeBackend(
-                broker: broker, presenceStore: RedisPresenceStore(client: broker.commands, timing: context.presenceTiming, logger: context.logger),
+            var backend = NodeBackend(
+                broker: broker,
+                presenceStore: RedisPresenceStore(
+                    client: broker.commands, timing: context.presenceTiming, logger: context.logger, lifecycleStream: lifecycleStream),
                 name: "redis")
+            let streams = RedisCommandClient(configuration: redis, eventLoop: context.eventLoop, logger: context.logger)
+            switch upstream {
+            case .none:
+                break
+            case .stream(let key, let caps):
+                streams.start()
+                backend.upstream = RedisUpstreamStream(client: streams, key: key, caps: caps, logger: context.logger)
+            case .http(let configuration):
+                backend.upstream = try HTTPUpstreamSink(configuration: configuration, eventLoop: context.eventLoop, logger: context.logger)
+            }
+            if let lifecycleStream {
+                streams.start()
+                backend.lifecycle = RedisLifecycleStream(client: streams, key: lifecycleStream, caps: StreamCaps(), node: context.nodeID, logger: context.logger)
+            }
+            return backend
         }
     }
 }
@@ -56,14 +94,16 @@ final class RunningNode: Sendable {
 
     /// - Parameter ready: wait until `/readyz` answers 200 before returning.
     static func start(
-        redisURL: String? = nil, window: HistoryWindow = HistoryWindow(), ready: Bool = true,
+        redisURL: String? = nil, window: HistoryWindow = HistoryWindow(), ready: Bool = true, upstream: Fixture.Upstream = .none,
+        lifecycleStream: String? = nil,
         _ customize: (inout EdgeNodeConfiguration) -> Void = { _ in }
     ) async throws -> RunningNode {
         var configuration = Fixture.configuration()
         customize(&configuration)
         var logger = Logger(label: "test.edge-node")
         logger.logLevel = ProcessInfo.processInfo.environment["HERALD_TEST_LOG"] == nil ? .critical : .debug
-        let server = EdgeNodeServer(configuration: configuration, backend: try Fixture.backend(redisURL: redisURL, window: window), logger: logger)
+        let backend = try Fixture.backend(redisURL: redisURL, window: window, upstream: upstream, lifecycleStream: lifecycleStream)
+        let server = EdgeNodeServer(configuration: configuration, backend: backend, logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)
         let task = Task { try await group.run() }
         let port = try await server.listeningPort()

@@ -85,7 +85,8 @@ struct RedisStallIntegrationTests {
             try await Task.sleep(for: .milliseconds(10))
         }
         self.report("SIGSTOP: idle subscriber noticed after \(subscriberLost.map { "\($0)" } ?? "never"), idle command connection after \(clientLost.map { "\($0)" } ?? "never") (keepalive 1 s + deadline 2 s)")
-        let limit = Duration.milliseconds(3500)
+        // About 3 s (keepalive 1 s + deadline 2 s); the margin absorbs a loaded 2-core machine.
+        let limit = Duration.milliseconds(4500)
         #expect(subscriberLost.map { $0 <= limit } == true)
         #expect(clientLost.map { $0 <= limit } == true)
         #expect(subscriber.problem?.contains("PING") == true)

@@ -2,7 +2,7 @@ import HeraldBroker
 import HeraldProtocol
 import NIOCore
 
-/// The connections of one event loop, indexed by account, user and sub-channel.
+/// The connections of one event loop, indexed by account, user, sub-channel and connection id.
 ///
 /// Confined to its loop: fan-out hops here once per event and writes the pre-framed bytes to
 /// every local recipient, then flushes all of them in one pass after the loop's queued work, so
@@ -13,6 +13,8 @@ final class ConnectionShard {
         /// Keyed by exact UTF-8 bytes: `String` keys would merge the NFC and NFD spellings of one id.
         var byUser: [RoutingKey: [ObjectIdentifier: any EventRecipient]] = [:]
         var byChannel: [RoutingKey: [ObjectIdentifier: any EventRecipient]] = [:]
+        /// Connection ids are unique per node, so each names at most one recipient.
+        var byConnection: [RoutingKey: any EventRecipient] = [:]
     }
 
     let eventLoop: EventLoop
@@ -21,13 +23,18 @@ final class ConnectionShard {
     private let metrics: NodeMetrics
     private let readiness: NodeReadiness
     private let presence: PresenceTracker
+    private let lifecycle: (any LifecycleRecorder)?
     private var accounts: [String: Members] = [:]
     private var pendingFlush: [any EventRecipient] = []
     private var flushScheduled = false
     private var idleSweep: RepeatedTask?
 
-    init(eventLoop: EventLoop, index: Int, interest: AccountInterest, metrics: NodeMetrics, readiness: NodeReadiness, presence: PresenceTracker) {
+    init(
+        eventLoop: EventLoop, index: Int, interest: AccountInterest, metrics: NodeMetrics, readiness: NodeReadiness, presence: PresenceTracker,
+        lifecycle: (any LifecycleRecorder)? = nil
+    ) {
         self.eventLoop = eventLoop
+        self.lifecycle = lifecycle
         self.index = index
         self.interest = interest
         self.metrics = metrics
@@ -46,6 +53,8 @@ final class ConnectionShard {
         presence.connected(account: account, member: connection.presenceMember, info: PresenceTracker.infoText(connection.identity.info))
         accounts[account, default: Members()].all[id] = connection
         accounts[account]!.byUser[RoutingKey(connection.identity.user), default: [:]][id] = connection
+        accounts[account]!.byConnection[RoutingKey(connection.connectionID)] = connection
+        record(.connectionOpen, connection)
         for channel in connection.subscribedChannels {
             accounts[account]!.byChannel[RoutingKey(channel), default: [:]][id] = connection
         }
@@ -66,6 +75,8 @@ final class ConnectionShard {
         let user = RoutingKey(connection.identity.user)
         members.byUser[user]?.removeValue(forKey: id)
         if members.byUser[user]?.isEmpty == true { members.byUser[user] = nil }
+        members.byConnection[RoutingKey(connection.connectionID)] = nil
+        record(.connectionClose, connection)
         for channel in connection.subscribedChannels.map({ RoutingKey($0) }) {
             members.byChannel[channel]?.removeValue(forKey: id)
             if members.byChannel[channel]?.isEmpty == true { members.byChannel[channel] = nil }
@@ -76,6 +87,14 @@ final class ConnectionShard {
         } else {
             accounts[account] = members
         }
+    }
+
+    /// Reports a connection opening or closing to the lifecycle stream, when the node has one.
+    private func record(_ kind: LifecycleEvent.Kind, _ connection: any EventRecipient) {
+        guard let lifecycle else { return }
+        let event = LifecycleEvent(kind: kind, account: connection.identity.account, user: connection.identity.user, connection: connection.connectionID)
+        let failures = metrics.lifecycleFailures
+        lifecycle.record(event).whenFailure { _ in failures.increment() }
     }
 
     func subscribe(_ connection: any EventRecipient, to channel: String) {
@@ -95,6 +114,15 @@ final class ConnectionShard {
     func deliver(_ event: OutboundEvent, to account: String) {
         guard let members = accounts[account] else { return }
         let routing = event.routing
+        if let target = routing.connection {
+            // A reply: at most one recipient, and only if every other target also selects it.
+            guard let connection = members.byConnection[target],
+                routing.selects(user: connection.identity.user, connection: connection.connectionID, isSubscribed: connection.isSubscribed(to:)),
+                connection.write(event)
+            else { return }
+            metrics.deliveries.increment()
+            return
+        }
         let candidates: [ObjectIdentifier: any EventRecipient]
         if let user = routing.user {
             candidates = members.byUser[user, default: [:]]

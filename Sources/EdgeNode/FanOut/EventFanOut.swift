@@ -17,7 +17,8 @@ final class EventFanOut: Sendable {
     private let metrics: NodeMetrics
     private let logger: Logger
     private let allocator = ByteBufferAllocator()
-    private let encodings: FrameEncodings
+    /// Each transport's framing; sessions retain theirs while they run.
+    let encodings: FrameEncodings
     private let dropLog = LogThrottle<EventRouting.DropReason>(interval: EventFanOut.dropLogInterval)
 
     /// History events read per catch-up request.
@@ -86,7 +87,7 @@ final class EventFanOut: Sendable {
     /// The event encoded once for every transport, with its routing.
     private func outbound(_ payload: ByteBuffer, routing: EventRouting, offset: StreamOffset?) -> OutboundEvent {
         OutboundEvent(
-            frames: encodings.encode(payload, offset: offset, allocator: allocator), routing: routing, offset: offset,
+            frames: encodings.encode(payload, offset: offset, allocator: allocator), payload: payload, routing: routing, offset: offset,
             size: payload.readableBytes)
     }
 

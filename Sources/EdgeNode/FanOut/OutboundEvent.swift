@@ -5,22 +5,27 @@ import Presence
 
 /// An event ready for local delivery: its routing read once, and framed once per transport.
 struct OutboundEvent: Sendable {
-    /// The event encoded for each registered transport (``FrameEncodings``); the same bytes go to
-    /// every recipient of that transport.
-    var frames: [ByteBuffer]
+    /// The event encoded for each registered transport with sessions on the node
+    /// (``FrameEncodings``); the same bytes go to every recipient of that transport.
+    var frames: [ByteBuffer?]
+    /// The payload itself, for a recipient whose transport had no sessions when the event was
+    /// encoded (it started meanwhile) and encodes this one event itself.
+    var payload: ByteBuffer
     var routing: EventRouting
     /// The history offset, for deduplication at the seam of a client's replay.
     var offset: StreamOffset?
     /// The event's size in bytes, counted against a connection's holding limit during a replay.
     var size: Int
 
-    func frame(for encoding: FrameEncodings.Index) -> ByteBuffer { frames[encoding.rawValue] }
+    func frame(for encoding: FrameEncodings.Index) -> ByteBuffer? { frames[encoding.rawValue] }
 }
 
 /// A connection as the fan-out sees it: who it is, what it subscribed to, and a way to hand it
 /// events. The shard holds recipients; a ``Session`` is one, whatever its transport.
 protocol EventRecipient: AnyObject {
     var identity: ClientIdentity { get }
+    /// The connection's id (its `connection_id`), which a reply targets.
+    var connectionID: String { get }
     /// Sub-channels joined, as the shard indexes them.
     var subscribedChannels: Set<String> { get }
     func isSubscribed(to channel: String) -> Bool

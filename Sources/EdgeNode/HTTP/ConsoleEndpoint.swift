@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 
 /// One file of the live console (`GET /console`, `/console/console.js`, `/console/herald.js`),
 /// served from memory. Off unless `HERALD_CONSOLE` is on. The page needs no credentials of its
@@ -8,12 +9,12 @@ struct ConsoleEndpoint: HTTPEndpoint {
     let body: [UInt8]
     let contentType: String
 
-    static let headers: [(String, String)] = [
-        ("cache-control", "no-cache"),
-        ("content-security-policy",
-         "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
+    static let headers: HTTPHeaders = [
+        "cache-control": "no-cache",
+        "content-security-policy":
+            "default-src 'self'; connect-src 'self' ws: wss:; style-src 'self' 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
     ]
 
     func respond(to request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse> {

@@ -11,10 +11,14 @@ protocol HTTPEndpoint: Sendable {
     func admit(_ head: HTTPRequestHead, parameters: [String]) -> HTTPRefusal?
     /// The answer to a complete, admitted request.
     func respond(to request: HTTPRequest, on eventLoop: EventLoop) -> EventLoopFuture<HTTPResponse>
+    /// How long the answer may take once the request is complete (a long poll); nil: the
+    /// node's request timeout from the head on.
+    var responseTimeout: TimeAmount? { get }
 }
 
 extension HTTPEndpoint {
     var maxBodyBytes: Int { 0 }
+    var responseTimeout: TimeAmount? { nil }
     func admit(_ head: HTTPRequestHead, parameters: [String]) -> HTTPRefusal? { nil }
 }
 

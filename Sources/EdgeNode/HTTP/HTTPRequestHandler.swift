@@ -17,6 +17,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         /// Answered (or answering) already: the rest of the request is read and dropped.
         case discarding
         case responding
+        /// A streaming endpoint took the connection over.
+        case handedOver
     }
 
     private let router: HTTPRouter
@@ -40,10 +42,11 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         timeout = nil
     }
 
-    private func armTimeout(context: ChannelHandlerContext) {
+    private func armTimeout(context: ChannelHandlerContext, after limit: TimeAmount? = nil) {
         timeout?.cancel()
-        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: requestTimeout) { [weak self] in
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: limit ?? requestTimeout) { [weak self] in
             guard let self else { return }
+            if case .handedOver = self.state { return }
             if case .reading = self.state {
                 self.respond(HTTPResponse(HTTPRefusal(status: .requestTimeout, code: .requestTimeout, message: "the request did not complete in time")), keepAlive: false, context: context)
             } else {
@@ -55,6 +58,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
+            if case .handedOver = state { return }
             armTimeout(context: context)
             received(head, context: context)
         case .body(let chunk):
@@ -71,15 +75,34 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             case .reading(let request, let endpoint):
                 state = .responding
                 let keepAlive = request.head.isKeepAlive
+                if let limit = endpoint.responseTimeout { armTimeout(context: context, after: limit) }
                 endpoint.respond(to: request, on: context.eventLoop).assumeIsolated().whenComplete { result in
                     let response = (try? result.get()) ?? HTTPResponse(HTTPRefusal(status: .internalServerError, code: .unavailable, message: "the request failed"))
-                    self.respond(response, keepAlive: keepAlive, context: context)
+                    if let takeover = response.takeover {
+                        self.handOver(to: takeover, context: context)
+                    } else {
+                        self.respond(response, keepAlive: keepAlive, context: context)
+                    }
                 }
             case .discarding:
                 state = .idle
-            case .idle, .responding:
+            case .idle, .responding, .handedOver:
                 break
             }
+        }
+    }
+
+    /// A streaming endpoint answers from here on: this handler leaves the pipeline and its
+    /// timeout ends (the stream has its own liveness rules).
+    private func handOver(to takeover: HTTPResponse.Takeover, context: ChannelHandlerContext) {
+        state = .handedOver
+        timeout?.cancel()
+        timeout = nil
+        do {
+            try takeover(context.channel)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        } catch {
+            context.close(promise: nil)
         }
     }
 
@@ -124,7 +147,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "content-type", value: response.contentType)
         headers.add(name: "content-length", value: String(response.body.count))
         headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
-        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        headers.add(contentsOf: response.headers)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))

@@ -9,17 +9,19 @@ struct PublishRequest: Sendable {
     var account: String
     /// Whether the event goes into the account's history (recoverable); `"history": false` publishes live only.
     var history: Bool
-    /// The event exactly as clients will receive it: `{"type", "data", "user"?, "channel"?}`.
+    /// The event exactly as clients will receive it: `{"type", "data", "user"?, "channel"?, "connection"?, "ref"?}`.
     var event: [UInt8]
 
     /// The longest `type` accepted.
     static let maximumTypeLength = 64
     /// The longest `user` accepted, in bytes (a string's value, or an integer's digits).
     static let maximumUserLength = 256
+    /// The longest `connection` accepted, in bytes (connection ids are `<node id>-<n>`).
+    static let maximumConnectionLength = 256
 
     /// The fields of a publish object; any other key is ignored.
     private enum Field: String, CaseIterable {
-        case account, type, data, user, channel, history
+        case account, type, data, user, channel, connection, ref, history
     }
 
     /// Parses a whole request body holding one publish object.
@@ -108,6 +110,21 @@ struct PublishRequest: Sendable {
             }
             event.append(contentsOf: #","channel":"#.utf8)
             event.append(contentsOf: bytes[channel.range])
+        }
+        if let connection = fields[.connection] {
+            guard let id = connection.string(in: bytes), !id.isEmpty, id.utf8.count <= Self.maximumConnectionLength else {
+                throw Self.bad("'connection' must be a connection_id: a non-empty string of at most \(Self.maximumConnectionLength) bytes")
+            }
+            event.append(contentsOf: #","connection":"#.utf8)
+            event.append(contentsOf: bytes[connection.range])
+        }
+        if let ref = fields[.ref] {
+            let valid = ref.kind == .integer || (ref.string(in: bytes).map { $0.utf8.count <= MessageReference.maximumLength } ?? false)
+            guard valid else {
+                throw Self.bad("'ref' must be the request's id: a string of at most \(MessageReference.maximumLength) bytes, or an integer")
+            }
+            event.append(contentsOf: #","ref":"#.utf8)
+            event.append(contentsOf: bytes[ref.range])
         }
         event.append(UInt8(ascii: "}"))
         self.account = account

@@ -4,6 +4,7 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
         case noVerificationKey, weakSecret(Int), invalidPublicKey(String), invalidJWKS(String), invalidListenAddress(String), invalidRedisURL(String)
         case invalidJWKSURL(String, String), invalidAPIKey(String), invalidUpgradeRefusals(String)
         case outOfRange(option: String, value: Int, range: ClosedRange<Int>), notAnInteger(option: String), placeholderSecret(String)
+        case invalidOption(option: String, reason: String)
         case consoleUnavailable(root: String, reason: String)
     }
     private let code: Code
@@ -23,6 +24,8 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
     }
     public static func notAnInteger(option: String) -> Self { Self(code: .notAnInteger(option: option)) }
     public static func placeholderSecret(_ option: String) -> Self { Self(code: .placeholderSecret(option)) }
+    /// `option` cannot be used as set; `reason` says what it must be.
+    public static func invalidOption(_ option: String, _ reason: String) -> Self { Self(code: .invalidOption(option: option, reason: reason)) }
     /// `HERALD_CONSOLE` is on but the console's files cannot be read from `root`.
     public static func consoleUnavailable(root: String, reason: String) -> Self { Self(code: .consoleUnavailable(root: root, reason: reason)) }
 
@@ -50,6 +53,8 @@ public struct ConfigurationError: Error, Sendable, CustomStringConvertible {
             return "\(option) is \(value); it must be between \(range.lowerBound) and \(range.upperBound)"
         case .notAnInteger(let option):
             return "\(option) must be a whole number"
+        case .invalidOption(let option, let reason):
+            return "\(option) \(reason)"
         case .consoleUnavailable(let root, let reason):
             return "HERALD_CONSOLE is on but its files are not in '\(root)' (\(reason)): set HERALD_CONSOLE_ROOT to the repository's clients/ folder, or turn the console off"
         case .placeholderSecret(let option):

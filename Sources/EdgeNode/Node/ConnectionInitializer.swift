@@ -5,7 +5,7 @@ import NIOHTTP1
 /// HTTP request handler that answers everything else from the route table.
 struct ConnectionInitializer: Sendable {
     let router: HTTPRouter
-    let webSocket: WebSocketUpgrade
+    let webSockets: WebSocketEntries
     let requestTimeout: TimeAmount
 
     func configure(channel: Channel) throws {
@@ -14,7 +14,7 @@ struct ConnectionInitializer: Sendable {
         let boundHTTPHandler = NIOLoopBound(httpHandler, eventLoop: channel.eventLoop)
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withServerUpgrade: (
-                upgraders: [webSocket.makeUpgrader(slot: slot)],
+                upgraders: [webSockets.makeUpgrader(slot: slot)],
                 completionHandler: { context in
                     context.pipeline.syncOperations.removeHandler(boundHTTPHandler.value, promise: nil)
                 }

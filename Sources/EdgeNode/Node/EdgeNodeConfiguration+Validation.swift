@@ -37,6 +37,8 @@ extension EdgeNodeConfiguration {
             let key = try APIKeyScope.parse(entry: entry).key
             guard keys.insert(key).inserted else { throw .invalidAPIKey("a key is listed twice") }
         }
+        try Self.check("HERALD_UPSTREAM_MAX_BYTES", upstream.maxMessageBytes, 64...(16 << 20))
+        try Self.check("HERALD_SOCKETIO_MAX_SESSIONS", maxSocketIOSessions, 1...10_000_000)
         guard !developmentMode else { return }
         if let secret = authentication.hmacSecret, Self.isPlaceholder(secret) { throw .placeholderSecret("HERALD_JWT_SECRET") }
         if keys.contains(where: Self.isPlaceholder) { throw .placeholderSecret("HERALD_API_KEYS") }

@@ -55,6 +55,11 @@ public struct EdgeNodeConfiguration: Sendable {
     public var typingEcho: Bool
     /// Development mode: the shipped development and example secrets are accepted.
     public var developmentMode: Bool
+    /// Which client messages go upstream, when the backend has an upstream.
+    public var upstream: UpstreamPolicy
+    /// Engine.IO sessions (Socket.IO clients, polling or WebSocket) one node holds at once; a
+    /// handshake beyond is refused with 503.
+    public var maxSocketIOSessions: Int
     /// The live console's files, served at `/console`; nil (the default): no console.
     public var console: ConsoleAssets? = nil
 
@@ -83,7 +88,9 @@ public struct EdgeNodeConfiguration: Sendable {
         resumeInterval: TimeAmount = .seconds(1),
         presenceTiming: PresenceTiming = PresenceTiming(),
         typingEcho: Bool = false,
-        developmentMode: Bool = false
+        developmentMode: Bool = false,
+        upstream: UpstreamPolicy = UpstreamPolicy(),
+        maxSocketIOSessions: Int = 100_000
     ) {
         self.host = host
         self.port = port
@@ -110,6 +117,8 @@ public struct EdgeNodeConfiguration: Sendable {
         self.presenceTiming = presenceTiming
         self.typingEcho = typingEcho
         self.developmentMode = developmentMode
+        self.upstream = upstream
+        self.maxSocketIOSessions = maxSocketIOSessions
     }
 }
 

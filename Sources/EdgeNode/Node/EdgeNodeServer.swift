@@ -68,7 +68,8 @@ public final class EdgeNodeServer: Service, Sendable {
         let verifier = try await TokenVerifier(configuration.authentication, jwks: jwks)
         let authenticator = HandshakeAuthenticator(
             verifier: verifier, allowedOrigins: configuration.allowedOrigins, maxChannels: configuration.maxSubscriptionsPerConnection)
-        let backend = try makeBackend(NodeBackend.Context(eventLoop: group.next(), presenceTiming: configuration.presenceTiming, logger: logger))
+        let backend = try makeBackend(NodeBackend.Context(
+            eventLoop: group.next(), presenceTiming: configuration.presenceTiming, nodeID: configuration.nodeID, logger: logger))
         let broker = backend.broker
         let descriptors = DescriptorBudget.current()
         let maxConnections = configuration.maxConnections ?? descriptors.sessions
@@ -80,16 +81,21 @@ public final class EdgeNodeServer: Service, Sendable {
         var shards: [NIOLoopBound<ConnectionShard>] = []
         for (index, loop) in group.makeIterator().enumerated() {
             let metrics = self.metrics
+            let lifecycle = backend.lifecycle
             let heartbeat = TimeAmount.seconds(Int64(configuration.heartbeatSeconds))
             shards.append(try await loop.submit {
-                let shard = ConnectionShard(eventLoop: loop, index: index, interest: interest, metrics: metrics, readiness: readiness, presence: presence)
+                let shard = ConnectionShard(
+                    eventLoop: loop, index: index, interest: interest, metrics: metrics, readiness: readiness, presence: presence, lifecycle: lifecycle)
                 shard.startIdleSweep(heartbeat: heartbeat)
                 return NIOLoopBound(shard, eventLoop: loop)
             }.get())
         }
         let loopShards = shards
+        // Each transport's framing, registered once: the fan-out encodes every event once per transport.
         var encodings = FrameEncodings()
         let webSocketEncoding = encodings.register(FrameEncodings.webSocket)
+        let sseEncoding = encodings.register(FrameEncodings.serverSentEvents)
+        let socketIOEncoding = encodings.register(FrameEncodings.socketIO)
         let fanOut = EventFanOut(
             shards: loopShards, interest: interest, broker: broker, presence: presence, encodings: encodings, metrics: metrics, logger: logger)
         let logger = self.logger
@@ -99,20 +105,24 @@ public final class EdgeNodeServer: Service, Sendable {
             readinessChanged: { ready in logger.info("broker \(ready ? "ready" : "unavailable")") }
         )
 
-        let http = makeRouter(broker: broker, readiness: readiness, presence: presence)
         presence.start()
         let admission = SessionAdmission(
             authenticator: authenticator, readiness: readiness, broker: broker, metrics: metrics,
             maxConnectionsPerUser: configuration.maxConnectionsPerUser, maxPendingHandshakes: configuration.maxPendingHandshakes)
         let sessions = SessionFactory(
-            configuration: configuration, fanOut: fanOut, broker: broker, presence: presence, metrics: metrics, logger: logger,
+            configuration: configuration, fanOut: fanOut, broker: broker, upstream: backend.upstream, presence: presence, metrics: metrics, logger: logger,
             serial: connectionSerial, tokens: verifier)
-        let initializer = ConnectionInitializer(
-            router: http,
-            webSocket: WebSocketUpgrade(
-                admission: admission, sessions: sessions, encoding: webSocketEncoding, maxMessageBytes: configuration.maxClientMessageBytes,
-                refusals: configuration.upgradeRefusals),
-            requestTimeout: configuration.handshakeTimeout)
+        var http = makeRouter(broker: broker, readiness: readiness, presence: presence)
+        // Each transport's entry: its upgrade, its routes.
+        var webSockets = WebSocketEntries(maxFrameSize: configuration.maxClientMessageBytes)
+        webSockets.add(WebSocketUpgrade(
+            admission: admission, sessions: sessions, encoding: webSocketEncoding, maxMessageBytes: configuration.maxClientMessageBytes,
+            refusals: configuration.upgradeRefusals))
+        ServerSentEventsEntry(admission: admission, sessions: sessions, encoding: sseEncoding, configuration: configuration)
+            .install(into: &http)
+        SocketIOEntry(admission: admission, sessions: sessions, encoding: socketIOEncoding, configuration: configuration)
+            .install(into: &http, webSockets: &webSockets)
+        let initializer = ConnectionInitializer(router: http, webSockets: webSockets, requestTimeout: configuration.handshakeTimeout)
 
         let openChannels = ManagedAtomic(0)
         let connectionCap = descriptors.connectionCap(maxSessions: maxConnections)
@@ -144,7 +154,7 @@ public final class EdgeNodeServer: Service, Sendable {
         listening.succeed(port)
         logger.info("edge node listening", metadata: [
             "listen.host": "\(configuration.host)", "listen.port": "\(port)",
-            "broker": "\(backend.name)", "connections.max": "\(maxConnections)",
+            "broker": "\(backend.name)", "connections.max": "\(maxConnections)", "upstream": "\(backend.upstream?.destination ?? "none")",
         ])
 
         try await withGracefulShutdownHandler {
@@ -160,6 +170,7 @@ public final class EdgeNodeServer: Service, Sendable {
             try? await shard.eventLoop.submit { shard.value.stop() }.get()
         }
         try? await presence.stop().get()
+        try? await backend.upstream?.shutdown().get()
         try? await broker.shutdown().get()
         keyRefresh?.cancel()
         _ = await keyRefresh?.result

@@ -13,6 +13,8 @@ public struct NodeBackend: Sendable {
         public var eventLoop: EventLoop
         /// Presence entry and typing timing, as the node uses it.
         public var presenceTiming: PresenceTiming
+        /// The node's id, as its connections' ids and the upstream's `node` field carry it.
+        public var nodeID: String
         public var logger: Logger
     }
 
@@ -21,12 +23,21 @@ public struct NodeBackend: Sendable {
 
     public var broker: any EventBroker
     public var presenceStore: any PresenceStore
+    /// Where client messages that are not Herald's own go; nil: nowhere (they get `unknown_type`).
+    public var upstream: (any UpstreamSink)?
+    /// Where connection opens and closes are reported; nil: nowhere.
+    public var lifecycle: (any LifecycleRecorder)?
     /// Named in logs, e.g. `redis` or `embedded`.
     public var name: String
 
-    public init(broker: any EventBroker, presenceStore: any PresenceStore, name: String) {
+    public init(
+        broker: any EventBroker, presenceStore: any PresenceStore, upstream: (any UpstreamSink)? = nil,
+        lifecycle: (any LifecycleRecorder)? = nil, name: String
+    ) {
         self.broker = broker
         self.presenceStore = presenceStore
+        self.upstream = upstream
+        self.lifecycle = lifecycle
         self.name = name
     }
 

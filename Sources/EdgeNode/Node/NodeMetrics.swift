@@ -23,6 +23,9 @@ public final class NodeMetrics: Sendable {
     let jwksKeys: Gauge
     let tokenExpiryCloses: Counter
     let tokenRefreshes: Counter
+    let upstreamMessages: Counter
+    let upstreamFailures: Counter
+    let lifecycleFailures: Counter
     /// Broker events dropped before delivery, one counter per reason (`herald_events_rejected_total{reason}`).
     let eventsRejected: [EventRouting.DropReason: Counter]
 
@@ -46,6 +49,9 @@ public final class NodeMetrics: Sendable {
         jwksKeys = registry.makeGauge(descriptor: .init(namespace: "herald", metricName: "jwks_keys", unitName: "count", helpText: "Keys in the JWKS fetched last"))
         tokenExpiryCloses = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "token_expiry_closes", unitName: "total", helpText: "Connections closed with 4003 because their token expired"))
         tokenRefreshes = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "token_refreshes", unitName: "total", helpText: "refresh messages that extended a connection"))
+        upstreamMessages = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "upstream_messages", unitName: "total", helpText: "Client messages handed to the upstream (stream or HTTP)"))
+        upstreamFailures = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "upstream_failures", unitName: "total", helpText: "Client messages the upstream did not accept (answered unavailable or upstream_failed)"))
+        lifecycleFailures = registry.makeCounter(descriptor: .init(namespace: "herald", metricName: "lifecycle_failures", unitName: "total", helpText: "Connection open/close entries that could not be appended to the lifecycle stream"))
         eventsRejected = Dictionary(uniqueKeysWithValues: EventRouting.DropReason.allCases.map { reason in
             (reason, registry.makeCounter(
                 descriptor: .init(namespace: "herald", metricName: "events_rejected", unitName: "total", helpText: "Broker events dropped before delivery, by reason (also counted in herald_events_dropped_total)"),

@@ -24,6 +24,9 @@ struct ClientSession: Sendable {
         /// expires with it instead (answered with `refreshed`), else an `error`.
         case refresh(token: String, ref: MessageReference?)
         case unsubscribe(channel: String)
+        /// Hand the message to the backend; answer with `ack` (when `id` is set), `reply` or an error.
+        /// `data` is the JSON text of the message's `data` as sent (`null` when absent).
+        case upstream(type: String, id: MessageReference?, data: [UInt8])
         case close(CloseCode, reason: String)
     }
 
@@ -42,6 +45,8 @@ struct ClientSession: Sendable {
     private let resumeInterval: TimeAmount
     /// Subscription changes and resumes received while a replay runs, handled after it in order.
     private var deferred: [ClientMessage] = []
+    /// What goes upstream; nil when the node has no upstream (other types get `unknown_type`).
+    private let upstream: UpstreamPolicy?
 
     /// Set while a replay runs: `subscribe`, `unsubscribe` and `resume` wait for its end, so a
     /// replay never runs against a subscription set that changes under it.
@@ -57,9 +62,11 @@ struct ClientSession: Sendable {
 
     init(
         identity: ClientIdentity, maxSubscriptions: Int, messagesPerSecond: Int, burst: Int, now: NIODeadline,
-        typingTTL: TimeAmount = .seconds(3), channels: Set<String> = [], resumeInterval: TimeAmount = Self.defaultResumeInterval
+        typingTTL: TimeAmount = .seconds(3), channels: Set<String> = [], resumeInterval: TimeAmount = Self.defaultResumeInterval,
+        upstream: UpstreamPolicy? = nil
     ) {
         self.identity = identity
+        self.upstream = upstream
         self.maxSubscriptions = maxSubscriptions
         self.subscriptions = channels
         self.typingRefreshInterval = .nanoseconds(typingTTL.nanoseconds / 3)
@@ -101,6 +108,7 @@ struct ClientSession: Sendable {
         guard let message = ClientMessage.decode(text) else {
             return [.send(.error(code: .malformedMessage, message: "expected a JSON object with a string 'type'", ref: ClientMessage.reference(in: text)))]
         }
+        guard Self.ownTypes.contains(message.type) else { return forward(message, text: text) }
         if defersSubscriptionChanges, Self.deferrableTypes.contains(message.type) {
             guard deferred.count < Self.maxDeferredMessages else {
                 return [.send(.error(code: .rateLimited, message: "too many subscription changes during a recovery", ref: message.id))]
@@ -112,6 +120,29 @@ struct ClientSession: Sendable {
     }
 
     private static let deferrableTypes: Set<String> = ["subscribe", "unsubscribe", "resume"]
+    /// The client message types Herald handles itself; every other type is the backend's.
+    private static let ownTypes: Set<String> = ["ping", "subscribe", "unsubscribe", "resume", "typing.start", "typing.stop", "presence.get", "refresh"]
+
+    /// A message for the backend: upstream when the policy admits it, with its `data` as sent.
+    /// It already passed flood control, so upstream messages count against it like any other.
+    private func forward(_ message: ClientMessage, text: some Collection<UInt8>) -> [Action] {
+        guard let upstream, upstream.admits(message.type) else {
+            let reason = upstream == nil ? "no upstream is configured" : "the type is not sent upstream"
+            return [.send(.error(code: .unknownType, message: "unknown message type '\(message.type)': \(reason)", ref: message.id))]
+        }
+        guard text.count <= upstream.maxMessageBytes else {
+            return [.send(.error(
+                code: .payloadTooLarge, message: "upstream messages are limited to \(upstream.maxMessageBytes) bytes", ref: message.id))]
+        }
+        switch ClientMessage.rawData(in: text) {
+        case .absent:
+            return [.upstream(type: message.type, id: message.id, data: Array("null".utf8))]
+        case .value(let data):
+            return [.upstream(type: message.type, id: message.id, data: data)]
+        case .refused(let reason):
+            return [.send(.error(code: .malformedMessage, message: reason, ref: message.id))]
+        }
+    }
 
     /// The oldest message deferred during a replay, to hand to ``handle(_:now:)`` once it ended.
     mutating func takeDeferred() -> ClientMessage? {
@@ -146,7 +177,8 @@ struct ClientSession: Sendable {
             }
             return [.refresh(token: token, ref: message.id)]
         default:
-            return [.send(.error(code: .unknownType, message: "unknown message type '\(message.type)' and no upstream is configured", ref: message.id))]
+            // Only Herald's own types reach here (others go upstream in `receive`).
+            return [.send(.error(code: .unknownType, message: "unknown message type '\(message.type)'", ref: message.id))]
         }
     }
 

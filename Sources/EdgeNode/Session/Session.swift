@@ -39,6 +39,8 @@ final class Session: EventRecipient {
         /// `refresh` extended it. nil: the session does not expire.
         var expiresAt: Date? = nil
         var tokenLeeway: TimeAmount = .zero
+        /// What goes upstream; nil when the node has no upstream.
+        var upstream: UpstreamPolicy? = nil
     }
 
     private enum State { case open, closed }
@@ -47,6 +49,8 @@ final class Session: EventRecipient {
     private let settings: Settings
     private let shard: ConnectionShard
     private let broker: any EventBroker
+    private let upstream: (any UpstreamSink)?
+    private let encodings: FrameEncodings
     private let presence: PresenceTracker
     private let metrics: NodeMetrics
     private let logger: Logger
@@ -58,6 +62,8 @@ final class Session: EventRecipient {
     private var state = State.open
     private var awaitingFlush = false
     private var registered = false
+    /// The transport encoding this session holds in use while it runs.
+    private var heldEncoding: FrameEncodings.Index?
     private weak var transport: (any SessionTransport)?
     private(set) var lastActivity: NIODeadline
     /// Verifies the tokens of `refresh` messages; nil refuses them.
@@ -66,8 +72,9 @@ final class Session: EventRecipient {
     private var expiry: Scheduled<Void>?
 
     init(
-        identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker,
-        presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop, tokens: TokenVerifier? = nil
+        identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker, encodings: FrameEncodings,
+        upstream: (any UpstreamSink)? = nil, presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop,
+        tokens: TokenVerifier? = nil
     ) {
         self.tokens = tokens
         let now = NIODeadline.now()
@@ -75,6 +82,8 @@ final class Session: EventRecipient {
         self.settings = settings
         self.shard = shard
         self.broker = broker
+        self.upstream = upstream
+        self.encodings = encodings
         self.presence = presence
         self.metrics = metrics
         self.logger = logger
@@ -83,12 +92,17 @@ final class Session: EventRecipient {
         self.client = ClientSession(
             identity: identity, maxSubscriptions: settings.maxSubscriptions,
             messagesPerSecond: settings.messagesPerSecond, burst: settings.messageBurst, now: now,
-            typingTTL: .milliseconds(presence.timing.typingTTL), channels: settings.channels, resumeInterval: settings.resumeInterval)
+            typingTTL: .milliseconds(presence.timing.typingTTL), channels: settings.channels, resumeInterval: settings.resumeInterval,
+            upstream: upstream == nil ? nil : settings.upstream)
         self.recovery = ConnectionRecovery(
             start: settings.startOffset, maxReplayEvents: settings.maxReplayEvents, maxHeldBytes: settings.maxHeldBytes)
     }
 
     var subscribedChannels: Set<String> { client.subscriptions }
+
+    /// The id the `connected` frame names; transports whose clients send on another request
+    /// (SSE's POST) find the session by it.
+    var connectionID: String { settings.connectionID }
 
     var presenceMember: PresenceMember { PresenceMember(user: identity.user, connection: settings.connectionID) }
 
@@ -107,6 +121,8 @@ final class Session: EventRecipient {
         metrics.connectionsOpened.increment()
         registered = true
         if let expiresAt = settings.expiresAt { expire(at: expiresAt) }
+        heldEncoding = transport.encoding
+        encodings.retain(transport.encoding)
         let coverage = shard.add(self, start: settings.startOffset)
         if let since = settings.since {
             resume(since: since)
@@ -124,6 +140,8 @@ final class Session: EventRecipient {
         expiry = nil
         guard registered else { return }
         registered = false
+        if let heldEncoding { encodings.release(heldEncoding) }
+        heldEncoding = nil
         shard.remove(self)
         metrics.connections.decrement()
     }
@@ -167,7 +185,8 @@ final class Session: EventRecipient {
 
     /// The single gate of every frame: false (and the connection closed with 4001) when the
     /// transport is over its outbound limit after flushing what this session queued itself.
-    private func admitOutbound() -> Bool {
+    /// Transports call it too before a frame of their own (SSE heartbeats, Engine.IO pings).
+    func admitOutbound() -> Bool {
         guard state == .open, let transport else { return false }
         if !transport.isWritable && awaitingFlush {
             // Our own unflushed burst, not the client, may be what crossed the limit.
@@ -202,7 +221,11 @@ final class Session: EventRecipient {
             return false
         }
         guard admitOutbound() else { return false }
-        transport.writeEncoded(event.frame(for: transport.encoding))
+        if let frame = event.frame(for: transport.encoding) {
+            transport.writeEncoded(frame)
+        } else {
+            transport.writeEvent(event.payload)  // encoded before this transport had a session here
+        }
         if !awaitingFlush {
             awaitingFlush = true
             shard.needsFlush(self)
@@ -258,6 +281,8 @@ final class Session: EventRecipient {
             }
         case .refresh(let token, let ref):
             refresh(token: token, ref: ref)
+        case .upstream(let type, let id, let data):
+            forward(type: type, id: id, data: data)
         case .close(let code, let reason):
             close(code: code, reason: reason)
         }
@@ -300,6 +325,38 @@ final class Session: EventRecipient {
             case .failure(let error):
                 let refusal = error as? AuthenticationError
                 self.send(.error(code: refusal?.errorCode ?? .unauthorized, message: refusal?.description ?? "the token could not be verified", ref: ref))
+            }
+        }
+    }
+
+    // MARK: Upstream
+
+    /// Hands a client message to the backend without waiting for it: event delivery never waits
+    /// on the upstream. The answer comes back through the outbound path like any frame: `ack`
+    /// once the backend accepted it (when the client gave an `id`), `reply` when it answered, or
+    /// an error with `ref`.
+    private func forward(type: String, id: MessageReference?, data: [UInt8]) {
+        guard let upstream else { return }
+        metrics.upstreamMessages.increment()
+        let message = UpstreamMessage(
+            account: identity.account, user: identity.user, connection: settings.connectionID, node: settings.nodeID, id: id, type: type,
+            data: data, receivedAt: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
+        upstream.send(message).hop(to: eventLoop).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(.accepted):
+                if let id { self.send(.ack(ref: id)) }
+            case .success(.reply(let body)):
+                self.send(.reply(ref: id, data: body))
+            case .failure(let error):
+                self.metrics.upstreamFailures.increment()
+                self.logger.debug("upstream refused a client message", metadata: [
+                    "connection.id": "\(self.settings.connectionID)", "upstream.type": "\(type)", "error": "\(error)",
+                ])
+                if let error = error as? UpstreamError, error.isUnavailable {
+                    self.send(.error(code: .unavailable, message: "the upstream is unavailable: nothing was stored; retry shortly", ref: id))
+                } else {
+                    self.send(.error(code: .upstreamFailed, message: "the backend did not accept the message: \(error)", ref: id))
+                }
             }
         }
     }
@@ -367,7 +424,7 @@ final class Session: EventRecipient {
                     self.carry(self.recovery.fail(reason: "unavailable"))
                 case .success(let page):
                     let (writes, next) = self.recovery.receive(page) { routing in
-                        routing.selects(user: self.identity.user, isSubscribed: self.isSubscribed(to:))
+                        routing.selects(user: self.identity.user, connection: self.settings.connectionID, isSubscribed: self.isSubscribed(to:))
                     }
                     if !writes.isEmpty {
                         guard self.admitOutbound(), let transport = self.transport else { return }

@@ -23,8 +23,22 @@ struct SessionAdmission: Sendable {
     /// Seconds a client is asked to wait before trying a full or busy node again.
     static let retryAfterSeconds = 5
 
-    /// The accepted identity and start, or fails with the ``HTTPRefusal`` to answer.
+    /// The accepted identity and start of a WebSocket upgrade, or fails with the ``HTTPRefusal`` to answer.
     func admit(_ head: HTTPRequestHead, on eventLoop: EventLoop) -> EventLoopFuture<HandshakeAuthenticator.Acceptance> {
+        let authenticator = self.authenticator
+        return admit(on: eventLoop) { try await authenticator.authenticate(head) }
+    }
+
+    /// The accepted identity and start of credentials another transport carried (an SSE request,
+    /// a Socket.IO `CONNECT`), or fails with the ``HTTPRefusal`` to answer.
+    func admit(_ credentials: HandshakeAuthenticator.Credentials, on eventLoop: EventLoop) -> EventLoopFuture<HandshakeAuthenticator.Acceptance> {
+        let authenticator = self.authenticator
+        return admit(on: eventLoop) { try await authenticator.authenticate(credentials) }
+    }
+
+    private func admit(
+        on eventLoop: EventLoop, _ authenticate: @escaping @Sendable () async throws -> HandshakeAuthenticator.Acceptance
+    ) -> EventLoopFuture<HandshakeAuthenticator.Acceptance> {
         if let refusal = nodeRefusal() {
             metrics.handshakesRefused.increment()
             return eventLoop.makeFailedFuture(refusal)
@@ -36,9 +50,9 @@ struct SessionAdmission: Sendable {
                 status: .serviceUnavailable, code: .unavailable, message: "too many handshakes in progress: retry shortly", retryAfter: 1))
         }
         let promise = eventLoop.makePromise(of: HandshakeAuthenticator.Acceptance.self)
-        let (authenticator, broker, metrics, readiness) = (self.authenticator, self.broker, self.metrics, self.readiness)
+        let (broker, metrics, readiness) = (self.broker, self.metrics, self.readiness)
         let (maxPerUser, pending) = (maxConnectionsPerUser, pendingHandshakes)
-        promise.completeWithTask { try await authenticator.authenticate(head) }
+        promise.completeWithTask { try await authenticate() }
         // Without a start offset (Redis unreachable or stalled) the session could not be owed
         // anything: refuse with 503 rather than start it without one.
         return promise.futureResult.flatMapThrowing { acceptance in

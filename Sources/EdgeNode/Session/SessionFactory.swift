@@ -10,6 +10,7 @@ struct SessionFactory: Sendable {
     let configuration: EdgeNodeConfiguration
     let fanOut: EventFanOut
     let broker: any EventBroker
+    let upstream: (any UpstreamSink)?
     let presence: PresenceTracker
     let metrics: NodeMetrics
     let logger: Logger
@@ -28,9 +29,9 @@ struct SessionFactory: Sendable {
             startOffset: acceptance.offset.flatMap(StreamOffset.init), channels: acceptance.channels,
             since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents, resumeInterval: configuration.resumeInterval,
             maxHeldBytes: configuration.outboundBufferBytes, expiresAt: acceptance.expiresAt,
-            tokenLeeway: .seconds(Int64(configuration.authentication.leewaySeconds)))
+            tokenLeeway: .seconds(Int64(configuration.authentication.leewaySeconds)), upstream: configuration.upstream)
         return Session(
-            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, presence: presence, metrics: metrics,
-            logger: logger, eventLoop: eventLoop, tokens: tokens)
+            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, encodings: fanOut.encodings, upstream: upstream,
+            presence: presence, metrics: metrics, logger: logger, eventLoop: eventLoop, tokens: tokens)
     }
 }

@@ -77,18 +77,12 @@ final class WebSocketTransport: ChannelInboundHandler, RemovableChannelHandler, 
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch error {
-        case let violation as WebSocketFrameValidator.Violation:
-            session.close(code: violation.closeCode, reason: violation.reason)
-        case NIOWebSocketFrameAggregator.Error.accumulatedFrameSizeIsTooLarge, NIOWebSocketFrameAggregator.Error.tooManyFragments,
-            NIOWebSocketError.invalidFrameLength:
-            session.close(code: .messageTooBig, reason: "message too big")
-        case is NIOWebSocketFrameAggregator.Error, is NIOWebSocketError:
-            session.close(code: .protocolError, reason: "invalid framing")
-        default:
+        guard let (code, reason) = WebSocketClosing.closeCode(for: error) else {
             logger.debug("connection error", metadata: ["error": "\(error)"])
             session.close(code: .internalError, reason: "connection error")
+            return
         }
+        session.close(code: code, reason: reason)
     }
 
     /// The client closed: echo its status code (RFC 6455 §5.5.1; the frame validator checked
@@ -140,13 +134,6 @@ final class WebSocketTransport: ChannelInboundHandler, RemovableChannelHandler, 
     func close(code: CloseCode, reason: String) {
         guard state == .open, let context else { return }
         state = .closing
-        var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
-        data.writeInteger(code.rawValue)
-        data.writeString(reason)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data))).whenComplete { _ in
-            channel.close(promise: nil)
-        }
-        context.eventLoop.scheduleTask(in: closeGrace) { channel.close(promise: nil) }
+        WebSocketClosing.close(context, code: code, reason: reason, grace: closeGrace)
     }
 }

@@ -2,35 +2,26 @@ import NIOCore
 import NIOHTTP1
 import NIOWebSocket
 
-/// The WebSocket transport's entry: an upgrader whose decision runs the session admission, and
-/// the frame pipeline plus ``WebSocketTransport`` once upgraded.
+/// The WebSocket transport's entry (`/ws`, `/ws/accounts/{account}/`): an upgrade decision that
+/// runs the session admission, and the frame pipeline plus ``WebSocketTransport`` once upgraded.
 ///
 /// A refused upgrade is answered either with the refusal's HTTP status (the HTTP handler writes
-/// it) or — for browsers, which cannot read that status (``UpgradeRefusalMode``) — by accepting
-/// the upgrade and closing at once with a 44xx code and the reason (``WebSocketRefusalCloser``).
-struct WebSocketUpgrade: Sendable {
+/// it from the connection's ``HandshakeSlot``) or — for browsers, which cannot read that status
+/// (``UpgradeRefusalMode``) — by accepting the upgrade and closing at once with a 44xx code and
+/// the reason (``WebSocketRefusalCloser``).
+struct WebSocketUpgrade: WebSocketEntry {
     let admission: SessionAdmission
     let sessions: SessionFactory
     let encoding: FrameEncodings.Index
     let maxMessageBytes: Int
     var refusals: UpgradeRefusalMode = .browser
 
-    /// The upgrader for one connection; a refusal goes into `slot` for the HTTP handler to answer.
-    func makeUpgrader(slot: NIOLoopBound<HandshakeSlot>) -> NIOWebSocketServerUpgrader {
-        NIOWebSocketServerUpgrader(
-            maxFrameSize: maxMessageBytes,
-            // Protocol errors are answered by WebSocketTransport (one handler less per connection).
-            automaticErrorHandling: false,
-            shouldUpgrade: { channel, head in shouldUpgrade(channel: channel, head: head, slot: slot) },
-            upgradePipelineHandler: { channel, _ in
-                channel.eventLoop.makeCompletedFuture { try upgraded(channel: channel, slot: slot) }
-            }
-        )
+    func accepts(_ head: HTTPRequestHead) -> Bool {
+        HandshakeAuthenticator.isWebSocketPath(head.uri)
     }
 
-    private func shouldUpgrade(channel: Channel, head: HTTPRequestHead, slot: NIOLoopBound<HandshakeSlot>) -> EventLoopFuture<HTTPHeaders?> {
-        guard HandshakeAuthenticator.isWebSocketPath(head.uri) else { return channel.eventLoop.makeSucceededFuture(nil) }
-        return admission.admit(head, on: channel.eventLoop).map { acceptance -> HTTPHeaders? in
+    func shouldUpgrade(channel: Channel, head: HTTPRequestHead, slot: NIOLoopBound<HandshakeSlot>) -> EventLoopFuture<HTTPHeaders?> {
+        admission.admit(head, on: channel.eventLoop).map { acceptance -> HTTPHeaders? in
             slot.value.acceptance = acceptance
             var headers = HTTPHeaders()
             if let subprotocol = acceptance.subprotocol { headers.add(name: "sec-websocket-protocol", value: subprotocol) }
@@ -50,7 +41,7 @@ struct WebSocketUpgrade: Sendable {
         }
     }
 
-    private func upgraded(channel: Channel, slot: NIOLoopBound<HandshakeSlot>) throws {
+    func upgraded(channel: Channel, head: HTTPRequestHead, slot: NIOLoopBound<HandshakeSlot>) throws {
         if let refusal = slot.value.closingRefusal {
             slot.value.closingRefusal = nil
             try channel.pipeline.syncOperations.addHandler(WebSocketRefusalCloser(refusal: refusal))
