@@ -678,10 +678,12 @@ class Suite:
         wait_until("bob typing in the console", lambda: "bob typing in c1" in text("typing"), timeout=5)
         wait_until("bob in the presence list", lambda: "bob" in text("presence"), timeout=5)
         if self.screenshot:
-            time.sleep(2.2)  # one more metrics poll, so rates show
             tab.js("return 1")
+            driver.set_window_size(1400, 1320)  # the whole page, metrics included
+            time.sleep(2.2)  # one more metrics poll, so rates show
             self.screenshot.parent.mkdir(parents=True, exist_ok=True)
             driver.save_screenshot(str(self.screenshot))
+            driver.set_window_size(1400, 1000)
             log(f"  screenshot: {self.screenshot}")
 
 
