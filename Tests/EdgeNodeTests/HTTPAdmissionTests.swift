@@ -30,3 +30,24 @@ struct HTTPAdmissionTests {
         await node.stop()
     }
 }
+
+@Suite("Upgrades on reused keep-alive connections")
+struct KeepAliveUpgradeTests {
+    @Test("a WebSocket upgrade after other requests on the same connection (as HAProxy reuses them) is upgraded, not refused with 426")
+    func upgradeAfterKeepAliveRequests() async throws {
+        let node = try await RunningNode.start()
+        let token = try await Fixture.token()
+        let connection = try await TestRawConnection.connect(port: node.port)
+        try await connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+        let answers = try await connection.receive { $0.components(separatedBy: "HTTP/1.1 200").count == 3 }
+        #expect(answers.components(separatedBy: "HTTP/1.1 200").count == 3, "\(answers)")
+        try await connection.send(
+            "GET /ws?token=\(token) HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        let upgraded = try await connection.receive { $0.contains(#""type":"connected""#) }
+        #expect(upgraded.contains("HTTP/1.1 101"), "\(upgraded)")
+        #expect(upgraded.contains(#""type":"connected""#))
+        await connection.close()
+        await node.stop()
+    }
+}

@@ -26,6 +26,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let slot: HandshakeSlot
     private var state = State.idle
     private var timeout: Scheduled<Void>?
+    /// Puts an upgrade handler back in front of this one before an answer that keeps the
+    /// connection open, so the next request on it may be an upgrade too.
+    var rearmUpgrade: (() -> Void)?
 
     init(router: HTTPRouter, requestTimeout: TimeAmount, slot: HandshakeSlot) {
         self.router = router
@@ -147,6 +150,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "content-type", value: response.contentType)
         headers.add(name: "content-length", value: String(response.body.count))
         headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        // Before the answer goes out: a pipelined next request is released as soon as it has.
+        if keepAlive { rearmUpgrade?() }
         headers.add(contentsOf: response.headers)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)

@@ -3,6 +3,11 @@ import NIOHTTP1
 
 /// Builds each accepted connection's pipeline: HTTP/1.1 with the transports' upgraders, and the
 /// HTTP request handler that answers everything else from the route table.
+///
+/// NIO's upgrade handler only looks at a connection's first request and leaves the pipeline when
+/// it is not an upgrade. Load balancers reuse idle keep-alive connections for new clients'
+/// upgrades (HAProxy does), so after each answer that keeps the connection open a fresh upgrade
+/// handler is put back in front of the HTTP handler: every request may be an upgrade.
 struct ConnectionInitializer: Sendable {
     let router: HTTPRouter
     let webSockets: WebSocketEntries
@@ -12,14 +17,34 @@ struct ConnectionInitializer: Sendable {
         let slot = NIOLoopBound(HandshakeSlot(), eventLoop: channel.eventLoop)
         let httpHandler = HTTPRequestHandler(router: router, requestTimeout: requestTimeout, slot: slot.value)
         let boundHTTPHandler = NIOLoopBound(httpHandler, eventLoop: channel.eventLoop)
+        let completion: @Sendable (ChannelHandlerContext) -> Void = { context in
+            context.pipeline.syncOperations.removeHandler(boundHTTPHandler.value, promise: nil)
+        }
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withServerUpgrade: (
-                upgraders: [webSockets.makeUpgrader(slot: slot)],
-                completionHandler: { context in
-                    context.pipeline.syncOperations.removeHandler(boundHTTPHandler.value, promise: nil)
-                }
-            )
+            withServerUpgrade: (upgraders: [webSockets.makeUpgrader(slot: slot)], completionHandler: completion)
         )
         try channel.pipeline.syncOperations.addHandler(httpHandler)
+        let webSockets = self.webSockets
+        httpHandler.rearmUpgrade = { [weak channel] in
+            guard let pipeline = channel?.pipeline.syncOperations else { return }
+            try? Self.addUpgradeHandler(to: pipeline, before: boundHTTPHandler.value, upgrader: webSockets.makeUpgrader(slot: slot), completion: completion)
+        }
+    }
+
+    /// Puts an upgrade handler back in front of `handler`, sharing the HTTP handlers
+    /// `configureHTTPServerPipeline` set up (the upgrade removes them when it happens).
+    private static func addUpgradeHandler(
+        to pipeline: ChannelPipeline.SynchronousOperations, before handler: HTTPRequestHandler,
+        upgrader: any HTTPServerProtocolUpgrader, completion: @escaping @Sendable (ChannelHandlerContext) -> Void
+    ) throws {
+        guard (try? pipeline.handler(type: HTTPServerUpgradeHandler.self)) == nil else { return }
+        var extra: [RemovableChannelHandler] = [try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)]
+        if let pipelining = try? pipeline.handler(type: HTTPServerPipelineHandler.self) { extra.append(pipelining) }
+        if let validator = try? pipeline.handler(type: NIOHTTPResponseHeadersValidator.self) { extra.append(validator) }
+        if let errors = try? pipeline.handler(type: HTTPServerProtocolErrorHandler.self) { extra.append(errors) }
+        let upgradeHandler = HTTPServerUpgradeHandler(
+            upgraders: [upgrader], httpEncoder: try pipeline.handler(type: HTTPResponseEncoder.self), extraHTTPHandlers: extra,
+            upgradeCompletionHandler: completion)
+        try pipeline.addHandler(upgradeHandler, position: .before(handler))
     }
 }
