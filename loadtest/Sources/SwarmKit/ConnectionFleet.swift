@@ -192,8 +192,11 @@ public final class ConnectionFleet: Sendable {
         if state.establishedAt != nil {
             counters.connected.wrappingDecrement(ordering: .relaxed)
             if let node = state.node { tally.nodes[node, default: 1] -= 1 }
-            if state.churned || !isRunning {
+            if !isRunning {
                 delay = .zero
+            } else if state.churned {
+                let downtime = configuration.churnDowntime.nanoseconds
+                delay = downtime > 0 ? .nanoseconds(Int64.random(in: 0...downtime)) : .zero
             } else {
                 counters.drops.wrappingIncrement(ordering: .relaxed)
                 delay = backoff(failures: 0)
@@ -233,7 +236,8 @@ public final class ConnectionFleet: Sendable {
 
     // MARK: Churn, pings, stop
 
-    /// Closes `perSecond` random established connections every second (they reconnect at once);
+    /// Closes `perSecond` random established connections every second (they reconnect at once,
+    /// or after a uniform random wait below `churnDowntime`);
     /// returns the task so the caller can cancel it. Nothing is closed while churn is paused.
     public func startChurn(perSecond: Double) -> RepeatedTask? {
         guard perSecond > 0 else { return nil }

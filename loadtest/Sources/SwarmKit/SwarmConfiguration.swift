@@ -62,6 +62,9 @@ public struct SwarmConfiguration: Sendable {
     public var maxPendingConnects: Int = 1000
     /// Connections closed (and reopened) per second by `swarm` itself, after the ramp.
     public var churnPerSecond: Double = 0
+    /// A churned connection reconnects after a uniform random wait in `0…churnDowntime` (zero:
+    /// at once); with `resume` the events published meanwhile come from the replay.
+    public var churnDowntime: TimeAmount = .zero
     /// Herald: every reconnect (after churn or a drop) asks for `since=<the last offset the slot
     /// received>`, and a slot stays owed every event across its resumes (see ``StepWindow``).
     /// Churn pauses during each step's grace period so churned slots finish their replay before

@@ -23,18 +23,26 @@ public struct SwarmRun: Sendable {
     public func run() async throws -> RunReport {
         let clients = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoops))
         let publishers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let monitor = NIOLockedValueBox<Task<Void, Never>?>(nil)
         let result: Result<RunReport, any Error>
         do {
-            result = .success(try await measure(clients: clients, publisherLoop: publishers.next()))
+            result = .success(try await measure(clients: clients, publisherLoop: publishers.next(), monitor: monitor))
         } catch {
             result = .failure(error)
+        }
+        // The monitor reads the loops: it must be gone before they shut down.
+        if let task = monitor.withLockedValue({ $0 }) {
+            task.cancel()
+            await task.value
         }
         try? await clients.shutdownGracefully()
         try? await publishers.shutdownGracefully()
         return try result.get()
     }
 
-    private func measure(clients: MultiThreadedEventLoopGroup, publisherLoop: any EventLoop) async throws -> RunReport {
+    private func measure(
+        clients: MultiThreadedEventLoopGroup, publisherLoop: any EventLoop, monitor monitorSlot: NIOLockedValueBox<Task<Void, Never>?>
+    ) async throws -> RunReport {
         let config = configuration
         let runStart = WallClock.monotonic()
         let deadline = runStart + UInt64(config.durationSeconds * 1e9)
@@ -72,7 +80,7 @@ public struct SwarmRun: Sendable {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
                 watch.observe(connected: fleet.counters.connected.load(ordering: .relaxed), at: now())
-                if config.sampleSeconds > 0, let loadStart = recorder.loadStart,
+                if config.sampleSeconds > 0, !recorder.isFinished, let loadStart = recorder.loadStart,
                     now() >= loadStart + UInt64(Double(nextSample) * config.sampleSeconds * 1e9)
                 {
                     await takeSample("+\(Int((Double(nextSample) * config.sampleSeconds).rounded()))s")
@@ -104,6 +112,7 @@ public struct SwarmRun: Sendable {
                 lastPublished = published
             }
         }
+        monitorSlot.withLockedValue { $0 = monitor }
         defer { monitor.cancel() }
 
         // Ramp: launch every slot, then wait for all to be established (bounded).
@@ -116,7 +125,8 @@ public struct SwarmRun: Sendable {
         }
         let rampSeconds = Double(now() - rampStart) / 1e9
         let established = fleet.counters.connected.load(ordering: .relaxed)
-        if established >= config.connections { watch.arm() }
+        // Churn takes connections down on purpose, so outages are only watched without it.
+        if established >= config.connections, config.churnPerSecond == 0 { watch.arm() }
         logger.info("ramp done", metadata: ["swarm.connected": "\(established)", "swarm.seconds": "\(rampSeconds)"])
         if let readyFile = config.readyFile {
             _ = FileManager.default.createFile(atPath: readyFile, contents: Data("\(established)\n".utf8))
@@ -155,6 +165,7 @@ public struct SwarmRun: Sendable {
         }
 
         await takeSample("end")
+        recorder.finish()
         pings.forEach { $0.cancel() }
         churn?.cancel()
         messages?.cancel()
@@ -450,12 +461,16 @@ final class OutageWatch: Sendable {
 
 /// The samples of one run and the moment the load started; shared by the run and its monitor.
 final class SampleRecorder: Sendable {
-    private let state = NIOLockedValueBox<(samples: [RunReport.Sample], processes: [ProcessSample], loadStart: UInt64?)>(([], [], nil))
+    private let state = NIOLockedValueBox<(samples: [RunReport.Sample], processes: [ProcessSample], loadStart: UInt64?, finished: Bool)>(
+        ([], [], nil, false))
 
     var samples: [RunReport.Sample] { state.withLockedValue { $0.samples }.sorted { $0.seconds < $1.seconds } }
     var loadStart: UInt64? { state.withLockedValue { $0.loadStart } }
 
     func startLoad(at time: UInt64) { state.withLockedValue { $0.loadStart = time } }
+    /// No periodic samples after the `end` one.
+    func finish() { state.withLockedValue { $0.finished = true } }
+    var isFinished: Bool { state.withLockedValue { $0.finished } }
     func append(_ sample: RunReport.Sample) { state.withLockedValue { $0.samples.append(sample) } }
 
     /// Stores this sample's process readings and returns the previous ones (for CPU use between).

@@ -30,6 +30,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "New connections per second during the ramp (0: as fast as --max-pending allows).") var ramp = 2000.0
     @Option(help: "Handshakes in flight at once.") var maxPending = 1000
     @Option(help: "Connections closed and reopened per second after the ramp.") var churn = 0.0
+    @Option(help: "A churned connection reconnects after a uniform random wait below this (ms; 0: at once).") var churnDowntimeMs = 0
     @Option(help: "Reconnect backoff minimum (ms): full jitter below it after a drop, doubling per failure.") var reconnectMinMs = 1000
     @Option(help: "Reconnect backoff maximum (ms).") var reconnectMaxMs = 30000
     @Flag(help: "Do not reconnect dropped connections.") var noReconnect = false
@@ -91,6 +92,7 @@ struct RunCommand: AsyncParsableCommand {
         config.rampPerSecond = ramp
         config.maxPendingConnects = maxPending
         config.churnPerSecond = churn
+        config.churnDowntime = .milliseconds(Int64(churnDowntimeMs))
         config.reconnect = !noReconnect
         config.resume = resume
         config.typingPerSecond = typingRate
