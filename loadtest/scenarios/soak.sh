@@ -58,7 +58,7 @@ set +e
 "$SWARM" run --label soak --url "ws://127.0.0.1:$NODE_PORT" --secret "$SECRET" \
   --connections "$CONNECTIONS" --accounts "$ACCOUNTS" --users "$USERS" --account-prefix soak \
   --ramp "$RAMP" --churn "$CHURN" --churn-downtime-ms "$DOWNTIME_MS" --resume --publish function --redis "$REDIS_URL" --rate "$RATE" \
-  --step-seconds "$STEP" --grace-seconds "$GRACE" --settle-seconds 2 --max-p99-ms 1000 \
+  --step-seconds "$STEP" --grace-seconds "$GRACE" --settle-seconds 2 --max-p99-ms 10000 \
   --typing-rate "$TYPING" --presence-rate "$PRESENCE" --sample-seconds "$SAMPLE" \
   --pid "$NODE_PID" --duration "$DURATION" --json "$WORK_DIR/result.json" >"$OUT"
 SWARM_RC=$?
@@ -92,7 +92,8 @@ for line in open(sys.argv[2]).read().splitlines():
         name, _, value = line.rpartition(" ")
         try: metrics[name] = float(value)
         except ValueError: pass
-log_lines = sum(1 for _ in open(sys.argv[3]))
+log_tail = open(sys.argv[3]).read().splitlines()
+log_lines = len(log_tail)
 samples = report.get("samples") or []
 step = (report.get("steps") or [None])[0]
 def node(sample): return (sample.get("servers") or [{}])[0]
@@ -132,6 +133,8 @@ if step:
     checks["loss"] = {k: step.get(k) for k in ("published", "publishFailures", "publishSkipped", "eligibleConnections",
                                                 "ineligibleConnections", "expected", "delivered", "lost", "duplicates",
                                                 "reordered", "gaps")}
+    frames = (report.get("activity") or {}).get("frames") or {}
+    checks["loss"]["gap_reasons"] = frames.get("gapReasons") or {}
     checks["loss"]["latency_ms"] = step["latency"]
     checks["loss"]["passed"] = (step["lost"] == 0 and step["duplicates"] == 0 and (step.get("gaps") or 0) == 0
                                 and step["eligibleConnections"] > 0)
@@ -143,7 +146,7 @@ summary = {"scenario": "soak", "smoke": smoke, "connections": report["setup"]["c
            "load_seconds": report["setup"]["stepSeconds"], "idle_rss_kib": base_rss, "rss_after_close_kib": after_rss,
            "activity": report.get("activity"), "reconnects": report["reconnects"], "drops": report["drops"],
            "connected_at_end": report["connectedAtEnd"], "checks": checks, "passed": passed, "samples": rows,
-           "node_log_lines": log_lines, "node_metrics": metrics, "run": report}
+           "node_log_lines": log_lines, "node_log_tail": log_tail[-5:], "node_metrics": metrics, "run": report}
 for name, check in checks.items():
     print("check %-12s %s  %s" % (name, "PASS" if check["passed"] else "FAIL",
           json.dumps({k: v for k, v in check.items() if k not in ("passed", "latency_ms")})), file=sys.stderr)

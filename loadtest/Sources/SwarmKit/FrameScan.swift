@@ -23,12 +23,22 @@ public enum FrameScan {
 
     /// The value of the first `"type":"…"` (ASCII, at most 64 bytes), or nil.
     public static func type(in bytes: UnsafeRawBufferPointer) -> Substring? {
-        guard let start = firstIndex(of: typeKey, in: bytes) else { return nil }
-        var end = start + typeKey.count
+        stringValue(after: typeKey, in: bytes)
+    }
+
+    /// The value of the first `"<key>":"…"` (at most 64 bytes, no escapes), or nil: an error's
+    /// `code`, a recovery's `reason`.
+    public static func stringValue(of key: String, in bytes: UnsafeRawBufferPointer) -> String? {
+        stringValue(after: Array("\"\(key)\":\"".utf8), in: bytes).map(String.init)
+    }
+
+    private static func stringValue(after key: [UInt8], in bytes: UnsafeRawBufferPointer) -> Substring? {
+        guard let start = firstIndex(of: key, in: bytes) else { return nil }
+        var end = start + key.count
         let limit = min(bytes.count, end + 64)
-        while end < limit, bytes[end] != UInt8(ascii: "\"") { end += 1 }
-        guard end < limit else { return nil }
-        return Substring(decoding: UnsafeRawBufferPointer(rebasing: bytes[(start + typeKey.count)..<end]), as: UTF8.self)
+        while end < limit, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+        guard end < limit, bytes[end] == UInt8(ascii: "\"") else { return nil }
+        return Substring(decoding: UnsafeRawBufferPointer(rebasing: bytes[(start + key.count)..<end]), as: UTF8.self)
     }
 
     /// What a `recovery` frame says: `{"type":"recovery","recovered":true|false,"count":n,…}`.
@@ -39,6 +49,8 @@ public enum FrameScan {
         public var count: Int
         /// Set for a sub-channel's recovery (before a subscribe's ack), nil for the resume's own.
         public var channel: Bool
+        /// Why a gap happened (`out_of_window`, `too_many`, `unavailable`, …), when given.
+        public var reason: String? = nil
     }
 
     /// The fields of a `recovery` frame (nil when the frame is not one).
@@ -46,7 +58,9 @@ public enum FrameScan {
         guard type(in: bytes) == "recovery" else { return nil }
         let recovered = firstIndex(of: recoveredTrue, in: bytes) != nil
         let count = firstIndex(of: countKey, in: bytes).flatMap { number(in: bytes, from: $0 + countKey.count) } ?? 0
-        return Recovery(recovered: recovered, count: count, channel: firstIndex(of: channelKey, in: bytes) != nil)
+        return Recovery(
+            recovered: recovered, count: count, channel: firstIndex(of: channelKey, in: bytes) != nil,
+            reason: recovered ? nil : stringValue(of: "reason", in: bytes))
     }
 
     /// Whether the frame contains `needle`.
@@ -123,6 +137,10 @@ extension FrameScan {
     public static func offset(in buffer: ByteBuffer) -> String? { buffer.withUnsafeReadableBytes { offset(in: $0) } }
     /// ``recovery(in:)`` of a buffer's readable bytes.
     public static func recovery(in buffer: ByteBuffer) -> Recovery? { buffer.withUnsafeReadableBytes { recovery(in: $0) } }
+    /// ``stringValue(of:in:)`` of a buffer's readable bytes.
+    public static func stringValue(of key: String, in buffer: ByteBuffer) -> String? {
+        buffer.withUnsafeReadableBytes { stringValue(of: key, in: $0) }
+    }
     /// ``type(in:)`` of a buffer's readable bytes, as a String.
     public static func type(in buffer: ByteBuffer) -> String? { buffer.withUnsafeReadableBytes { type(in: $0).map(String.init) } }
 }

@@ -64,6 +64,7 @@ final class LoopTally {
             frames.replayed += recovery.count
         } else {
             frames.gaps += 1
+            frames.gapReasons[recovery.reason ?? "none", default: 0] += 1
             gaps[state.account] += 1
             state.owedSince = now
             if state.lastOffset == state.resumedFrom, let connectedOffset { state.lastOffset = connectedOffset }
@@ -130,6 +131,9 @@ public struct FrameCounts: Sendable, Codable, Equatable {
     /// `error` frames, and those among them that say `rate_limited`.
     public var errors = 0
     public var rateLimited = 0
+    /// `recovered:false` frames by `reason`, and `error` frames by `code`.
+    public var gapReasons: [String: Int] = [:]
+    public var errorCodes: [String: Int] = [:]
 
     public init() {}
 
@@ -142,6 +146,8 @@ public struct FrameCounts: Sendable, Codable, Equatable {
         typingEvents += other.typingEvents
         errors += other.errors
         rateLimited += other.rateLimited
+        gapReasons.merge(other.gapReasons, uniquingKeysWith: +)
+        errorCodes.merge(other.errorCodes, uniquingKeysWith: +)
     }
 }
 

@@ -25,6 +25,10 @@ public enum ReportTable {
                 "churned \(activity.churned), resumes \(activity.resumes) (recovered \(f.recovered), replayed \(f.replayed) events, gaps \(f.gaps)), "
                     + "typing sent \(activity.typingSent) (typing events received \(f.typingEvents)), presence.get \(activity.presenceSent) "
                     + "(presence.state \(f.presenceStates)), skipped \(activity.messagesSkipped), errors \(f.errors) (rate_limited \(f.rateLimited))")
+            if !f.gapReasons.isEmpty || !f.errorCodes.isEmpty {
+                let describe = { (counts: [String: Int]) in counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") }
+                lines.append("gaps by reason: \(describe(f.gapReasons)); errors by code: \(describe(f.errorCodes))")
+            }
         }
         if let samples = report.samples, !samples.isEmpty {
             let header = ["sample", "s", "RSS KiB", "fds", "conn", "churned", "resumes", "gaps", "published", "delivered", "dup"]

@@ -104,7 +104,9 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
         case "typing.start", "typing.stop": tally.frames.typingEvents += 1
         case "error":
             tally.frames.errors += 1
-            if text.withUnsafeReadableBytes({ FrameScan.contains(Self.rateLimitedMarker, in: $0) }) { tally.frames.rateLimited += 1 }
+            let code = FrameScan.stringValue(of: "code", in: text) ?? "none"
+            tally.frames.errorCodes[code, default: 0] += 1
+            if code == "rate_limited" { tally.frames.rateLimited += 1 }
         default: break
         }
     }
@@ -126,7 +128,6 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private static let welcomeMarker = Array(#""type":"connected""#.utf8)
-    private static let rateLimitedMarker = Array(#""rate_limited""#.utf8)
 
     /// The `"node":"…"` value of a `connected` frame.
     static func node(in text: ByteBuffer) -> String? {

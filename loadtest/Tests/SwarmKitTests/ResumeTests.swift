@@ -29,7 +29,10 @@ struct ResumeTests {
         let ok = FrameScan.recovery(in: ByteBuffer(string: #"{"type":"recovery","recovered":true,"count":12}"#))
         #expect(ok == .init(recovered: true, count: 12, channel: false))
         let gap = FrameScan.recovery(in: ByteBuffer(string: #"{"type":"recovery","recovered":false,"count":0,"reason":"out_of_window"}"#))
-        #expect(gap == .init(recovered: false, count: 0, channel: false))
+        #expect(gap == .init(recovered: false, count: 0, channel: false, reason: "out_of_window"))
+        let error = ByteBuffer(string: #"{"type":"error","code":"rate_limited","message":"slow down"}"#)
+        #expect(FrameScan.stringValue(of: "code", in: error) == "rate_limited")
+        #expect(FrameScan.stringValue(of: "code", in: ByteBuffer(string: #"{"code":"a\"b"}"#)) == nil)
         let channel = FrameScan.recovery(in: ByteBuffer(string: #"{"type":"recovery","recovered":true,"count":3,"channel":"inbox"}"#))
         #expect(channel?.channel == true)
         #expect(FrameScan.recovery(in: ByteBuffer(string: #"{"type":"pong"}"#)) == nil)
@@ -73,8 +76,8 @@ struct ResumeTests {
             state.awaitingRecovery = true
             return state
         }()
-        tally.recordRecovery(slot: 5, recovery: .init(recovered: false, count: 0, channel: false), connectedOffset: "e:9-0", now: 700)
-        #expect(tally.gaps == [1] && tally.frames.gaps == 1)
+        tally.recordRecovery(slot: 5, recovery: .init(recovered: false, count: 0, channel: false, reason: "unavailable"), connectedOffset: "e:9-0", now: 700)
+        #expect(tally.gaps == [1] && tally.frames.gaps == 1 && tally.frames.gapReasons == ["unavailable": 1])
         #expect(tally.slots[5]?.owedSince == 700 && tally.slots[5]?.awaitingRecovery == false && tally.slots[5]?.lastOffset == "e:9-0")
         tally.recordRecovery(slot: 0, recovery: .init(recovered: true, count: 4, channel: false), connectedOffset: "e:10-0", now: 700)
         #expect(tally.frames.recovered == 1 && tally.frames.replayed == 4 && tally.slots[0]?.lastOffset == "e:10-0")
@@ -177,6 +180,7 @@ struct ResumeEndToEndTests {
         let (report, _) = try await run(fault: .gap)
         let step = try #require(report.steps.first)
         #expect((step.gaps ?? 0) >= 5 && report.activity?.frames.gaps == step.gaps)
+        #expect(report.activity?.frames.gapReasons.keys.sorted() == ["out_of_window"])
         #expect(step.lost == 0 && step.eligibleConnections < 8)
     }
 }
