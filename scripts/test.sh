@@ -37,7 +37,7 @@ scripts/fuzz.sh --seconds "${HERALD_FUZZ_SECONDS:-10}"
 # scenario in its few-second --smoke form against the debug builds made above. Scenarios that
 # need HAProxy or Nchan install them with apt-get when missing.
 (cd loadtest && swift build && swift test)
-for scenario in idle fanout hot storm floor versus; do
+for scenario in idle fanout hot storm floor versus soak; do
   HERALD_BUILD=debug loadtest/scenarios/"$scenario".sh --smoke
 done
 .venv/bin/python loadtest/scenarios/upstream_bench.py --edge-node .build/debug/edge-node --smoke

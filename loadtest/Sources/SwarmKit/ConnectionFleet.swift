@@ -1,3 +1,4 @@
+import Atomics
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -84,9 +85,15 @@ public final class ConnectionFleet: Sendable {
         }
         tally.slots[slot]?.attemptStartedAt = WallClock.monotonic()
         counters.attempts.wrappingIncrement(ordering: .relaxed)
+        // With --resume a slot that received an offset asks for everything after it; without
+        // one (its first connection) its chain of owed events starts afresh.
+        let since = configuration.resume ? tally.slots[slot]?.lastOffset : nil
+        tally.slots[slot]?.resumedFrom = since
+        tally.slots[slot]?.awaitingRecovery = since != nil
+        if configuration.resume, since == nil { tally.slots[slot]?.owedSince = nil }
 
         let endpoint = configuration.targets[slot % configuration.targets.count]
-        let path = requestPath(slot: slot, endpoint: endpoint)
+        let path = requestPath(slot: slot, endpoint: endpoint, since: since)
         let waitsForWelcome = configuration.dialect == .herald
         let subscriptions = configuration.channels
         var bootstrap = ClientBootstrap(group: loop)
@@ -104,8 +111,8 @@ public final class ConnectionFleet: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let handler = WebSocketClientHandler(
                         slot: slot, tally: bound.value, waitsForWelcome: waitsForWelcome, subscriptions: subscriptions
-                    ) { context, node in
-                        self.established(slot: slot, loopIndex: loopIndex, node: node)
+                    ) { context, node, offset in
+                        self.established(slot: slot, loopIndex: loopIndex, node: node, offset: offset)
                     }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
@@ -137,9 +144,10 @@ public final class ConnectionFleet: Sendable {
         }
     }
 
-    /// The request path: the template's placeholders filled in, and `token=` added for Herald
-    /// unless the template places the token itself.
-    private func requestPath(slot: Int, endpoint: Endpoint) -> String {
+    /// The request path: the template's placeholders filled in, `token=` added for Herald
+    /// unless the template places the token itself, and `since=` when the slot resumes (offsets
+    /// hold only `0-9 a-z : -`, see ``FrameScan``, so they need no escaping).
+    func requestPath(slot: Int, endpoint: Endpoint, since: String? = nil) -> String {
         let account = configuration.account(ofSlot: slot)
         let user = configuration.user(ofSlot: slot)
         let token = tokens.isEmpty ? "" : tokens[account * configuration.usersPerAccount + user]
@@ -149,15 +157,21 @@ public final class ConnectionFleet: Sendable {
             if !endpoint.pathTemplate.contains("{token}") {
                 path += (path.contains("?") ? "&" : "?") + "token=" + token
             }
+            if let since {
+                path += (path.contains("?") ? "&" : "?") + "since=" + since
+            }
         }
         return path
     }
 
-    private func established(slot: Int, loopIndex: Int, node: String?) {
+    private func established(slot: Int, loopIndex: Int, node: String?, offset: String?) {
         let tally = tallies[loopIndex].value
         guard var state = tally.slots[slot], state.establishedAt == nil else { return }
         let now = WallClock.monotonic()
         state.establishedAt = now
+        if state.resumedFrom == nil || state.owedSince == nil { state.owedSince = now }
+        if state.resumedFrom == nil, let offset { state.lastOffset = offset }
+        if state.resumedFrom != nil { counters.resumes.wrappingIncrement(ordering: .relaxed) }
         state.consecutiveFailures = 0
         state.node = node
         if let node { tally.nodes[node, default: 0] += 1 }
@@ -178,8 +192,11 @@ public final class ConnectionFleet: Sendable {
         if state.establishedAt != nil {
             counters.connected.wrappingDecrement(ordering: .relaxed)
             if let node = state.node { tally.nodes[node, default: 1] -= 1 }
-            if state.churned || !isRunning {
+            if !isRunning {
                 delay = .zero
+            } else if state.churned {
+                let downtime = configuration.churnDowntime.nanoseconds
+                delay = downtime > 0 ? .nanoseconds(Int64.random(in: 0...downtime)) : .zero
             } else {
                 counters.drops.wrappingIncrement(ordering: .relaxed)
                 delay = backoff(failures: 0)
@@ -194,6 +211,7 @@ public final class ConnectionFleet: Sendable {
         state.channel = nil
         state.node = nil
         state.churned = false
+        if !configuration.resume { state.owedSince = nil }
         tally.slots[slot] = state
         guard isRunning, configuration.reconnect else { return }
         counters.pending.wrappingIncrement(ordering: .relaxed)
@@ -218,12 +236,14 @@ public final class ConnectionFleet: Sendable {
 
     // MARK: Churn, pings, stop
 
-    /// Closes `perSecond` random established connections every second (they reconnect at once);
-    /// returns the task so the caller can cancel it.
+    /// Closes `perSecond` random established connections every second (they reconnect at once,
+    /// or after a uniform random wait below `churnDowntime`);
+    /// returns the task so the caller can cancel it. Nothing is closed while churn is paused.
     public func startChurn(perSecond: Double) -> RepeatedTask? {
         guard perSecond > 0 else { return nil }
         let credit = NIOLoopBoundBox.makeBoxSendingValue(0.0, eventLoop: loops[0])
         return loops[0].scheduleRepeatedTask(initialDelay: .milliseconds(100), delay: .milliseconds(100)) { _ in
+            guard !self.counters.churnPaused.load(ordering: .relaxed) else { return }
             credit.value += perSecond / 10
             while credit.value >= 1 {
                 credit.value -= 1
@@ -233,9 +253,70 @@ public final class ConnectionFleet: Sendable {
                     let tally = self.tallies[loopIndex].value
                     guard tally.slots[slot]?.establishedAt != nil, let channel = tally.slots[slot]?.channel else { return }
                     tally.slots[slot]?.churned = true
+                    self.counters.churned.wrappingIncrement(ordering: .relaxed)
                     channel.close(promise: nil)
                 }
             }
+        }
+    }
+
+    /// Pauses or resumes churn.
+    func pauseChurn(_ paused: Bool) {
+        counters.churnPaused.store(paused, ordering: .relaxed)
+    }
+
+    /// Sends Herald client messages across the fleet: `typing.start` in one of `conversations`
+    /// conversations (`c0`, `c1`, …, in turn) at `typingPerSecond`, and `presence.get` at
+    /// `presencePerSecond`, each kind going to the slots in turn (round robin), so every
+    /// connection sends at most (typing + presence) / connections messages per second — the
+    /// caller keeps that under the server's per-connection flood limit. A message whose slot is
+    /// not established at that moment is skipped (counted). Returns the task to cancel.
+    public func startClientMessages(typingPerSecond: Double, presencePerSecond: Double, conversations: Int) -> RepeatedTask? {
+        guard typingPerSecond > 0 || presencePerSecond > 0 else { return nil }
+        struct Cursor {
+            var typingCredit = 0.0
+            var presenceCredit = 0.0
+            var typingSlot = 0
+            var presenceSlot = 0
+            var conversation = 0
+        }
+        let cursor = NIOLoopBoundBox.makeBoxSendingValue(Cursor(), eventLoop: loops[0])
+        let total = configuration.connections
+        let conversationCount = max(1, conversations)
+        return loops[0].scheduleRepeatedTask(initialDelay: .milliseconds(50), delay: .milliseconds(50)) { _ in
+            cursor.value.typingCredit += typingPerSecond / 20
+            cursor.value.presenceCredit += presencePerSecond / 20
+            while cursor.value.typingCredit >= 1 {
+                cursor.value.typingCredit -= 1
+                let slot = cursor.value.typingSlot
+                cursor.value.typingSlot = (slot + 1) % total
+                let conversation = cursor.value.conversation
+                cursor.value.conversation = (conversation + 1) % conversationCount
+                self.send(#"{"type":"typing.start","conversation_id":"c\#(conversation)"}"#, slot: slot, counter: self.counters.typingSent)
+            }
+            while cursor.value.presenceCredit >= 1 {
+                cursor.value.presenceCredit -= 1
+                let slot = cursor.value.presenceSlot
+                cursor.value.presenceSlot = (slot + 1) % total
+                self.send(#"{"type":"presence.get"}"#, slot: slot, counter: self.counters.presenceSent)
+            }
+        }
+    }
+
+    /// Sends one text message on `slot`'s connection if it is established (on its loop).
+    private func send(_ text: String, slot: Int, counter: ManagedAtomic<Int>) {
+        let loopIndex = slot % loops.count
+        loops[loopIndex].execute {
+            guard self.tallies[loopIndex].value.slots[slot]?.establishedAt != nil,
+                let channel = self.tallies[loopIndex].value.slots[slot]?.channel
+            else {
+                self.counters.messagesSkipped.wrappingIncrement(ordering: .relaxed)
+                return
+            }
+            var payload = channel.allocator.buffer(capacity: text.utf8.count)
+            payload.writeString(text)
+            channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, maskKey: .random(), data: payload), promise: nil)
+            counter.wrappingIncrement(ordering: .relaxed)
         }
     }
 

@@ -25,4 +25,20 @@ struct ConnectionSlot {
     var node: String?
     /// Times this slot became established (more than one: it reconnected).
     var establishments = 0
+
+    // MARK: Resuming (`--resume`)
+
+    /// The last history offset this slot received: the newest event's `offset`, or the
+    /// `offset` of a `connected` frame that did not resume. Kept across reconnects; the next
+    /// connection asks for `since=<lastOffset>`.
+    var lastOffset: String?
+    /// The `since` the current (or last) connection attempt asked for; nil: it did not resume.
+    var resumedFrom: String?
+    /// The current connection resumed and its `recovery` frame has not arrived yet (its replay
+    /// may still be on its way).
+    var awaitingRecovery = false
+    /// Monotonic time since which this slot is owed every event of its account (see the loss
+    /// rule in ``StepWindow``): the establishment of its current connection, or with `--resume`
+    /// of the first connection of an unbroken chain of resumes. Nil: owed nothing now.
+    var owedSince: UInt64?
 }

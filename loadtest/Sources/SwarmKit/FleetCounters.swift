@@ -19,4 +19,15 @@ final class FleetCounters: Sendable {
     let pending = ManagedAtomic(0)
     /// Slots the ramp started.
     let launched = ManagedAtomic(0)
+    /// Connections `swarm` closed to churn them.
+    let churned = ManagedAtomic(0)
+    /// Establishments that asked for `since` (`--resume`).
+    let resumes = ManagedAtomic(0)
+    /// `typing.start` and `presence.get` messages sent (`--typing-rate`, `--presence-rate`).
+    let typingSent = ManagedAtomic(0)
+    let presenceSent = ManagedAtomic(0)
+    /// Client messages not sent because their connection was not established at the time.
+    let messagesSkipped = ManagedAtomic(0)
+    /// Whether churn is paused (during a step's grace period with `--resume`).
+    let churnPaused = ManagedAtomic(false)
 }

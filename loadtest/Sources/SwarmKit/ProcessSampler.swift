@@ -9,6 +9,8 @@ public struct ProcessSample: Sendable, Codable, Equatable {
     public var cpuSeconds: Double
     /// Monotonic time of the reading, nanoseconds.
     public var takenAtNanoseconds: UInt64
+    /// Open file descriptors (entries of `/proc/<pid>/fd`); nil when they could not be read.
+    public var openDescriptors: Int?
 
     /// CPU use between `earlier` and this sample, in percent of one core.
     public func cpuPercent(since earlier: ProcessSample) -> Double {
@@ -40,7 +42,23 @@ public struct ProcessSampler: Sendable {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
         else { return nil }
-        return Self.parse(pid: pid, status: status, stat: stat, ticksPerSecond: ticksPerSecond, now: DispatchTime.now().uptimeNanoseconds)
+        var sample = Self.parse(pid: pid, status: status, stat: stat, ticksPerSecond: ticksPerSecond, now: DispatchTime.now().uptimeNanoseconds)
+        sample?.openDescriptors = Self.openDescriptors(pid: pid)
+        return sample
+    }
+
+    /// How many descriptors `pid` has open: the entries of `/proc/<pid>/fd` (readable for our
+    /// own user's processes), or nil.
+    public static func openDescriptors(pid: Int32) -> Int? {
+        guard let directory = opendir("/proc/\(pid)/fd") else { return nil }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix(3)) }
+            if name.first == UInt8(ascii: ".") && (name[1] == 0 || (name[1] == UInt8(ascii: ".") && name[2] == 0)) { continue }
+            count += 1
+        }
+        return count
     }
 
     /// Parses the two files' text (separate so tests need no process).

@@ -17,15 +17,42 @@ public enum ReportTable {
             lines.append("outage at \(fmt(outage.startedAt)) s: down to \(outage.lowestConnected), recovered in \(outage.recoverySeconds.map { "\(fmt($0)) s" } ?? "— (not within the run)")")
         }
         for server in report.servers {
-            lines.append("server pid \(server.pid): RSS \(server.rssKiB) KiB")
+            lines.append("server pid \(server.pid): RSS \(server.rssKiB) KiB" + (server.openDescriptors.map { ", \($0) open descriptors" } ?? ""))
+        }
+        if let activity = report.activity, activity != .init(churned: 0, resumes: 0, typingSent: 0, presenceSent: 0, messagesSkipped: 0, frames: FrameCounts()) {
+            let f = activity.frames
+            lines.append(
+                "churned \(activity.churned), resumes \(activity.resumes) (recovered \(f.recovered), replayed \(f.replayed) events, gaps \(f.gaps)), "
+                    + "typing sent \(activity.typingSent) (typing events received \(f.typingEvents)), presence.get \(activity.presenceSent) "
+                    + "(presence.state \(f.presenceStates)), skipped \(activity.messagesSkipped), errors \(f.errors) (rate_limited \(f.rateLimited))")
+            if !f.gapReasons.isEmpty || !f.errorCodes.isEmpty {
+                let describe = { (counts: [String: Int]) in counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") }
+                lines.append("gaps by reason: \(describe(f.gapReasons)); errors by code: \(describe(f.errorCodes))")
+            }
+        }
+        if let samples = report.samples, !samples.isEmpty {
+            let header = ["sample", "s", "RSS KiB", "fds", "conn", "churned", "resumes", "gaps", "published", "delivered", "dup"]
+            var rows = [header]
+            for sample in samples {
+                rows.append([
+                    sample.label, fmt(sample.seconds), sample.servers.map { "\($0.rssKiB)" }.joined(separator: "/"),
+                    sample.servers.map { $0.openDescriptors.map(String.init) ?? "?" }.joined(separator: "/"), "\(sample.connected)",
+                    "\(sample.churned)", "\(sample.resumes)", "\(sample.gaps)", "\(sample.published)", "\(sample.delivered)", "\(sample.duplicates)",
+                ])
+            }
+            let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+            for row in rows {
+                lines.append(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+            }
         }
         if !report.steps.isEmpty {
-            let header = ["step", "target/s", "events/s", "deliv/s", "expected", "lost", "dup", "reord", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "pub fail", "result"]
+            let header = ["step", "target/s", "events/s", "deliv/s", "expected", "lost", "dup", "reord", "gaps", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "pub fail", "result"]
             var rows = [header]
             for step in report.steps {
                 rows.append([
                     "\(step.index)", step.targetDeliveriesPerSecond.map { fmt($0) } ?? "-", fmt(step.eventsPerSecond),
                     fmt(step.deliveriesPerSecond), "\(step.expected)", "\(step.lost)", "\(step.duplicates)", "\(step.reordered)",
+                    "\(step.gaps ?? 0)",
                     fmt(step.latency.p50), fmt(step.latency.p90), fmt(step.latency.p99), fmt(step.latency.p999), fmt(step.latency.max),
                     "\(step.publishFailures + step.publishSkipped)", step.stopReason ?? "ok",
                 ])

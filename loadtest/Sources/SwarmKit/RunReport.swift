@@ -53,6 +53,11 @@ public struct RunReport: Codable, Sendable {
         public var lost: Int
         public var duplicates: Int
         public var reordered: Int
+        /// Connections left out of the expectation (connected late, dropped without resuming,
+        /// a reported gap, or reconnecting or replaying when the step was judged).
+        public var ineligibleConnections: Int?
+        /// `recovered:false` frames during the step (gaps the server reported; not counted as lost).
+        public var gaps: Int?
         public var latency: LatencySummary
         /// Accounts with loss, duplicates or reordering (the rest were perfect).
         public var accountsWithIssues: [AccountIssue]
@@ -70,6 +75,7 @@ public struct RunReport: Codable, Sendable {
         public var lost: Int
         public var duplicates: Int
         public var reordered: Int
+        public var gaps: Int?
     }
 
     /// One server process's use over a step (or at the end).
@@ -77,6 +83,57 @@ public struct RunReport: Codable, Sendable {
         public var pid: Int32
         public var rssKiB: Int
         public var cpuPercent: Double
+        /// Open descriptors (`/proc/<pid>/fd`).
+        public var openDescriptors: Int?
+    }
+
+    /// The `--pid` processes and the fleet at one moment (`--sample-seconds`): counters are
+    /// totals since the run started.
+    public struct Sample: Codable, Sendable, Equatable {
+        /// `start` (before the ramp), `load` (ramp and settle done: the load starts), `+60s`,
+        /// `+120s`, … (since the load started), `end` (the last step judged, connections still open).
+        public var label: String
+        /// Seconds since the run started, and since the load started (negative before).
+        public var seconds: Double
+        public var loadSeconds: Double
+        public var servers: [ServerSample]
+        public var connected: Int
+        public var churned: Int
+        public var reconnects: Int
+        public var drops: Int
+        public var failures: Int
+        public var resumes: Int
+        public var recovered: Int
+        public var replayed: Int
+        public var gaps: Int
+        public var published: Int
+        public var publishFailures: Int
+        public var delivered: Int
+        public var duplicates: Int
+        public var typingSent: Int
+        public var presenceSent: Int
+        public var presenceStates: Int
+        public var typingEvents: Int
+        public var errors: Int
+    }
+
+    /// One process in a ``Sample``.
+    public struct ServerSample: Codable, Sendable, Equatable {
+        public var pid: Int32
+        public var rssKiB: Int
+        public var openDescriptors: Int?
+        /// CPU since the previous sample, percent of one core.
+        public var cpuPercent: Double
+    }
+
+    /// Client-message and frame totals of the whole run (Herald).
+    public struct Activity: Codable, Sendable, Equatable {
+        public var churned: Int
+        public var resumes: Int
+        public var typingSent: Int
+        public var presenceSent: Int
+        public var messagesSkipped: Int
+        public var frames: FrameCounts
     }
 
     public var tool = "swarm"
@@ -98,4 +155,7 @@ public struct RunReport: Codable, Sendable {
     /// The best passing step's deliveries per second (ladders).
     public var maxPassingDeliveriesPerSecond: Double?
     public var hitDurationCap: Bool
+    /// Periodic samples (`--sample-seconds`), oldest first.
+    public var samples: [Sample]?
+    public var activity: Activity?
 }

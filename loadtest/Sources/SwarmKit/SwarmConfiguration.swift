@@ -62,6 +62,26 @@ public struct SwarmConfiguration: Sendable {
     public var maxPendingConnects: Int = 1000
     /// Connections closed (and reopened) per second by `swarm` itself, after the ramp.
     public var churnPerSecond: Double = 0
+    /// A churned connection reconnects after a uniform random wait in `0…churnDowntime` (zero:
+    /// at once); with `resume` the events published meanwhile come from the replay.
+    public var churnDowntime: TimeAmount = .zero
+    /// Herald: every reconnect (after churn or a drop) asks for `since=<the last offset the slot
+    /// received>`, and a slot stays owed every event across its resumes (see ``StepWindow``).
+    /// Churn pauses during each step's grace period so churned slots finish their replay before
+    /// the step is judged. Needs events published with history (`--publish function` or `http`).
+    public var resume = false
+    /// Herald: `typing.start` messages per second across the fleet (slots in turn), in
+    /// `typingConversations` conversations (`c0`, `c1`, …).
+    public var typingPerSecond: Double = 0
+    public var typingConversations = 3
+    /// Herald: `presence.get` messages per second across the fleet (slots in turn).
+    public var presencePerSecond: Double = 0
+    /// The server's per-connection flood limit (Herald: `HERALD_CLIENT_RATE`, 20/s): client
+    /// messages are refused when they would send more than this per connection.
+    public var clientRateLimit: Double = 20
+    /// Seconds between samples of the `--pid` processes (RSS, open descriptors) and the fleet's
+    /// counters, from the start of the load (after the ramp and settle); 0: none.
+    public var sampleSeconds: Double = 60
     /// Whether dropped connections reconnect (backoff: full jitter below `reconnectMinimum`,
     /// doubling per failure up to `reconnectMaximum`, like the browser clients).
     public var reconnect: Bool = true
@@ -117,6 +137,11 @@ public struct SwarmConfiguration: Sendable {
     /// Average connections per account (ladder rates divide targets by it).
     public var connectionsPerAccount: Double { Double(connections) / Double(max(1, accounts)) }
 
+    /// Client messages per second each connection sends (typing, presence and pings).
+    public var clientMessagesPerConnection: Double {
+        (typingPerSecond + presencePerSecond) / Double(max(1, connections)) + (pingSeconds > 0 ? 1 / pingSeconds : 0)
+    }
+
     /// Every address the run talks to.
     public var allEndpoints: [Endpoint] {
         var result = targets
@@ -149,6 +174,17 @@ public struct SwarmConfiguration: Sendable {
         }
         if !steps.isEmpty && publish == .none { problems.append("steps need a publish route (--publish)") }
         if durationSeconds <= 0 { problems.append("--duration must be positive") }
+        if dialect != .herald && (resume || typingPerSecond > 0 || presencePerSecond > 0) {
+            problems.append("--resume, --typing-rate and --presence-rate need the Herald dialect")
+        }
+        if resume, case .redisPublish = publish { problems.append("--resume needs events with offsets: --publish function or http") }
+        if typingPerSecond < 0 || presencePerSecond < 0 { problems.append("--typing-rate and --presence-rate must not be negative") }
+        if clientMessagesPerConnection > clientRateLimit {
+            problems.append(
+                "--typing-rate + --presence-rate is \(clientMessagesPerConnection) messages/s per connection, over the server's flood limit of \(clientRateLimit)/s (--client-rate-limit)")
+        }
+        if typingConversations < 1 || typingConversations > 16 { problems.append("--typing-conversations must be 1…16 (Herald's per-connection cap)") }
+        if sampleSeconds < 0 { problems.append("--sample-seconds must not be negative") }
         return problems
     }
 }

@@ -23,18 +23,26 @@ public struct SwarmRun: Sendable {
     public func run() async throws -> RunReport {
         let clients = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.eventLoops))
         let publishers = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let monitor = NIOLockedValueBox<Task<Void, Never>?>(nil)
         let result: Result<RunReport, any Error>
         do {
-            result = .success(try await measure(clients: clients, publisherLoop: publishers.next()))
+            result = .success(try await measure(clients: clients, publisherLoop: publishers.next(), monitor: monitor))
         } catch {
             result = .failure(error)
+        }
+        // The monitor reads the loops: it must be gone before they shut down.
+        if let task = monitor.withLockedValue({ $0 }) {
+            task.cancel()
+            await task.value
         }
         try? await clients.shutdownGracefully()
         try? await publishers.shutdownGracefully()
         return try result.get()
     }
 
-    private func measure(clients: MultiThreadedEventLoopGroup, publisherLoop: any EventLoop) async throws -> RunReport {
+    private func measure(
+        clients: MultiThreadedEventLoopGroup, publisherLoop: any EventLoop, monitor monitorSlot: NIOLockedValueBox<Task<Void, Never>?>
+    ) async throws -> RunReport {
         let config = configuration
         let runStart = WallClock.monotonic()
         let deadline = runStart + UInt64(config.durationSeconds * 1e9)
@@ -51,15 +59,33 @@ public struct SwarmRun: Sendable {
         }
         if let sink { try await publisherLoop.flatSubmit { sink.start() }.get() }
 
-        // Progress line and outage watch, until the run ends.
+        // Samples of the --pid processes and the fleet (start, load, every --sample-seconds, end).
+        let recorder = SampleRecorder()
+        let takeSample: @Sendable (String) async -> Void = { label in
+            let sample = await self.sample(
+                label: label, runStart: runStart, loadStart: recorder.loadStart, fleet: fleet, ledger: ledger, loop: publisherLoop,
+                sampler: sampler, recorder: recorder)
+            recorder.append(sample)
+            if config.progress { self.progress(Self.describe(sample)) }
+        }
+        await takeSample("start")
+
+        // Progress line, outage watch and periodic samples, until the run ends.
         let watch = OutageWatch(target: config.connections, runStart: runStart)
         let monitor = Task {
             var lastDelivered = 0
             var lastPublished = 0
             var tick = 0
+            var nextSample = 1
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
                 watch.observe(connected: fleet.counters.connected.load(ordering: .relaxed), at: now())
+                if config.sampleSeconds > 0, !recorder.isFinished, let loadStart = recorder.loadStart,
+                    now() >= loadStart + UInt64(Double(nextSample) * config.sampleSeconds * 1e9)
+                {
+                    await takeSample("+\(Int((Double(nextSample) * config.sampleSeconds).rounded()))s")
+                    nextSample += 1
+                }
                 tick += 1
                 guard config.progress, tick % 10 == 0 else { continue }
                 guard let snapshots = try? await fleet.snapshots(resetLatency: false).get() else { continue }
@@ -71,17 +97,22 @@ public struct SwarmRun: Sendable {
                     delivered += snapshot.delivered
                 }
                 let c = fleet.counters
-                progress(
-                    String(
-                        format: "swarm %3.0fs  conn %d/%d (fail %d, drop %d, recon %d)  pub %d/s  deliv %d/s  p99 %.1f ms",
-                        Double(now() - runStart) / 1e9, c.connected.load(ordering: .relaxed), config.connections,
-                        c.failures.load(ordering: .relaxed), c.drops.load(ordering: .relaxed), c.reconnects.load(ordering: .relaxed),
-                        published - lastPublished, delivered - lastDelivered,
-                        Double(latency.totalCount > 0 ? latency.valueAtPercentile(99) : 0) / 1000))
+                var line = String(
+                    format: "swarm %3.0fs  conn %d/%d (fail %d, drop %d, recon %d)  pub %d/s  deliv %d/s  p99 %.1f ms",
+                    Double(now() - runStart) / 1e9, c.connected.load(ordering: .relaxed), config.connections,
+                    c.failures.load(ordering: .relaxed), c.drops.load(ordering: .relaxed), c.reconnects.load(ordering: .relaxed),
+                    published - lastPublished, delivered - lastDelivered,
+                    Double(latency.totalCount > 0 ? latency.valueAtPercentile(99) : 0) / 1000)
+                if config.resume || config.churnPerSecond > 0 {
+                    let gaps = snapshots.reduce(0) { $0 + $1.frames.gaps }
+                    line += "  churn \(c.churned.load(ordering: .relaxed)) resume \(c.resumes.load(ordering: .relaxed)) gap \(gaps)"
+                }
+                progress(line)
                 lastDelivered = delivered
                 lastPublished = published
             }
         }
+        monitorSlot.withLockedValue { $0 = monitor }
         defer { monitor.cancel() }
 
         // Ramp: launch every slot, then wait for all to be established (bounded).
@@ -94,16 +125,21 @@ public struct SwarmRun: Sendable {
         }
         let rampSeconds = Double(now() - rampStart) / 1e9
         let established = fleet.counters.connected.load(ordering: .relaxed)
-        if established >= config.connections { watch.arm() }
+        // Churn takes connections down on purpose, so outages are only watched without it.
+        if established >= config.connections, config.churnPerSecond == 0 { watch.arm() }
         logger.info("ramp done", metadata: ["swarm.connected": "\(established)", "swarm.seconds": "\(rampSeconds)"])
         if let readyFile = config.readyFile {
             _ = FileManager.default.createFile(atPath: readyFile, contents: Data("\(established)\n".utf8))
         }
         let pings = fleet.startPings(every: config.pingSeconds)
         let churn = fleet.startChurn(perSecond: config.churnPerSecond)
+        let messages = fleet.startClientMessages(
+            typingPerSecond: config.typingPerSecond, presencePerSecond: config.presencePerSecond, conversations: config.typingConversations)
 
         try await Task.sleep(for: .seconds(min(config.settleSeconds, max(0, secondsLeft()))))
         let rampSnapshots = try await fleet.snapshots(resetLatency: true).get()
+        recorder.startLoad(at: now())
+        await takeSample("load")
 
         var steps: [RunReport.Step] = []
         var hitCap = false
@@ -128,8 +164,11 @@ public struct SwarmRun: Sendable {
             endServers = sampler.sample()
         }
 
+        await takeSample("end")
+        recorder.finish()
         pings.forEach { $0.cancel() }
         churn?.cancel()
+        messages?.cancel()
         let finalSnapshots = try await fleet.snapshots(resetLatency: false).get()
         let connectedAtEnd = fleet.counters.connected.load(ordering: .relaxed)
         watch.disarm()
@@ -156,12 +195,20 @@ public struct SwarmRun: Sendable {
             connectedAtEnd: connectedAtEnd,
             connectionsPerNode: nodes.filter { $0.value > 0 },
             outages: watch.outages(),
-            servers: endServers.map { .init(pid: $0.pid, rssKiB: $0.rssKiB, cpuPercent: 0) },
+            servers: endServers.map { .init(pid: $0.pid, rssKiB: $0.rssKiB, cpuPercent: 0, openDescriptors: $0.openDescriptors) },
             totalDelivered: finalSnapshots.reduce(0) { $0 + $1.delivered },
             unstampedFrames: finalSnapshots.reduce(0) { $0 + $1.otherFrames },
             seconds: rounded(Double(now() - runStart) / 1e9),
             maxPassingDeliveriesPerSecond: passing,
-            hitDurationCap: hitCap)
+            hitDurationCap: hitCap,
+            samples: recorder.samples.isEmpty ? nil : recorder.samples,
+            activity: config.dialect == .herald
+                ? .init(
+                    churned: counters.churned.load(ordering: .relaxed), resumes: counters.resumes.load(ordering: .relaxed),
+                    typingSent: counters.typingSent.load(ordering: .relaxed), presenceSent: counters.presenceSent.load(ordering: .relaxed),
+                    messagesSkipped: counters.messagesSkipped.load(ordering: .relaxed),
+                    frames: finalSnapshots.reduce(into: FrameCounts()) { $0.add($1.frames) })
+                : nil)
     }
 
     // MARK: One step
@@ -174,6 +221,7 @@ public struct SwarmRun: Sendable {
         let before = try await fleet.snapshots(resetLatency: true).get()
         let samplesBefore = sampler.sample()
         let counts = try await loop.submit { (ledger.published, ledger.failures, ledger.skipped) }.get()
+        fleet.pauseChurn(false)
         let startedAt = WallClock.monotonic()
         try await loop.submit {
             ledger.beginStep()
@@ -181,6 +229,8 @@ public struct SwarmRun: Sendable {
         }.get()
         try await Task.sleep(for: .seconds(config.stepSeconds))
         try await loop.submit { pacer.stop() }.get()
+        // With --resume churned slots finish their replay before the step is judged.
+        if config.resume { fleet.pauseChurn(true) }
         try await Task.sleep(for: .seconds(config.graceSeconds))
         // Give a backed-up publisher a little longer to drain, never past the run's deadline.
         let drainLimit = min(deadline, WallClock.monotonic() + 5_000_000_000)
@@ -199,12 +249,14 @@ public struct SwarmRun: Sendable {
         var delivered = 0
         var duplicates = Array(repeating: 0, count: config.accounts)
         var reordered = Array(repeating: 0, count: config.accounts)
+        var gaps = Array(repeating: 0, count: config.accounts)
         for snapshot in snapshots {
             latency.add(snapshot.latency)
             delivered += snapshot.delivered
             for account in 0..<config.accounts {
                 duplicates[account] += snapshot.duplicates[account]
                 reordered[account] += snapshot.reordered[account]
+                gaps[account] += snapshot.gaps[account]
             }
         }
         for snapshot in before {
@@ -212,17 +264,19 @@ public struct SwarmRun: Sendable {
             for account in 0..<config.accounts {
                 duplicates[account] -= snapshot.duplicates[account]
                 reordered[account] -= snapshot.reordered[account]
+                gaps[account] -= snapshot.gaps[account]
             }
         }
         let lossByAccount = Dictionary(uniqueKeysWithValues: losses.map { ($0.account, $0) })
         var issues: [RunReport.AccountIssue] = []
         for account in 0..<config.accounts {
             let loss = lossByAccount[account] ?? AccountLoss(account: account)
-            guard loss.lost > 0 || duplicates[account] > 0 || reordered[account] > 0 else { continue }
+            guard loss.lost > 0 || duplicates[account] > 0 || reordered[account] > 0 || gaps[account] > 0 else { continue }
             issues.append(
                 .init(
                     account: config.accountName(account), eligibleConnections: loss.eligibleConnections,
-                    expected: loss.expected, lost: loss.lost, duplicates: duplicates[account], reordered: reordered[account]))
+                    expected: loss.expected, lost: loss.lost, duplicates: duplicates[account], reordered: reordered[account],
+                    gaps: gaps[account]))
         }
         let lost = losses.reduce(0) { $0 + $1.lost }
         let summary = LatencySummary(microseconds: latency)
@@ -235,7 +289,8 @@ public struct SwarmRun: Sendable {
         let servers = samplesAfter.map { sample in
             RunReport.ServerUse(
                 pid: sample.pid, rssKiB: sample.rssKiB,
-                cpuPercent: samplesBefore.first { $0.pid == sample.pid }.map { sample.cpuPercent(since: $0) } ?? 0)
+                cpuPercent: samplesBefore.first { $0.pid == sample.pid }.map { sample.cpuPercent(since: $0) } ?? 0,
+                openDescriptors: sample.openDescriptors)
         }
         return RunReport.Step(
             index: index, targetDeliveriesPerSecond: step.targetDeliveriesPerSecond, eventsPerSecond: step.eventsPerSecond,
@@ -244,9 +299,58 @@ public struct SwarmRun: Sendable {
             eligibleConnections: losses.reduce(0) { $0 + $1.eligibleConnections },
             expected: losses.reduce(0) { $0 + $1.expected }, delivered: delivered,
             deliveriesPerSecond: rounded(Double(delivered) / config.stepSeconds), lost: lost,
-            duplicates: duplicates.reduce(0, +), reordered: reordered.reduce(0, +), latency: summary,
+            duplicates: duplicates.reduce(0, +), reordered: reordered.reduce(0, +),
+            ineligibleConnections: losses.reduce(0) { $0 + $1.ineligibleConnections }, gaps: gaps.reduce(0, +), latency: summary,
             accountsWithIssues: Array(issues.prefix(100)), servers: servers, stopReason: stopReason,
             passed: stopReason == nil)
+    }
+
+    // MARK: Samples
+
+    /// One sample: the --pid processes (RSS, descriptors, CPU since the previous sample) and the
+    /// fleet's and publisher's totals.
+    private func sample(
+        label: String, runStart: UInt64, loadStart: UInt64?, fleet: ConnectionFleet, ledger: PublishLedger, loop: any EventLoop,
+        sampler: ProcessSampler, recorder: SampleRecorder
+    ) async -> RunReport.Sample {
+        let snapshots = (try? await fleet.snapshots(resetLatency: false).get()) ?? []
+        let (published, failures) = (try? await loop.submit { (ledger.published, ledger.failures) }.get()) ?? (0, 0)
+        let processes = sampler.sample()
+        let previous = recorder.exchangeProcesses(processes)
+        let taken = WallClock.monotonic()
+        var frames = FrameCounts()
+        var delivered = 0
+        var duplicates = 0
+        for snapshot in snapshots {
+            frames.add(snapshot.frames)
+            delivered += snapshot.delivered
+            duplicates += snapshot.duplicates.reduce(0, +)
+        }
+        let c = fleet.counters
+        return RunReport.Sample(
+            label: label, seconds: rounded(Double(taken &- runStart) / 1e9),
+            loadSeconds: loadStart.map { rounded(Double(Int64(bitPattern: taken &- $0)) / 1e9) } ?? rounded(-Double(taken &- runStart) / 1e9),
+            servers: processes.map { process in
+                RunReport.ServerSample(
+                    pid: process.pid, rssKiB: process.rssKiB, openDescriptors: process.openDescriptors,
+                    cpuPercent: previous.first { $0.pid == process.pid }.map { process.cpuPercent(since: $0) } ?? 0)
+            },
+            connected: c.connected.load(ordering: .relaxed), churned: c.churned.load(ordering: .relaxed),
+            reconnects: c.reconnects.load(ordering: .relaxed), drops: c.drops.load(ordering: .relaxed),
+            failures: c.failures.load(ordering: .relaxed), resumes: c.resumes.load(ordering: .relaxed),
+            recovered: frames.recovered, replayed: frames.replayed, gaps: frames.gaps, published: published,
+            publishFailures: failures, delivered: delivered, duplicates: duplicates,
+            typingSent: c.typingSent.load(ordering: .relaxed), presenceSent: c.presenceSent.load(ordering: .relaxed),
+            presenceStates: frames.presenceStates, typingEvents: frames.typingEvents, errors: frames.errors)
+    }
+
+    /// The progress line of one sample.
+    static func describe(_ sample: RunReport.Sample) -> String {
+        let servers = sample.servers.map { "pid \($0.pid) RSS \($0.rssKiB) KiB fds \($0.openDescriptors.map(String.init) ?? "?") CPU \($0.cpuPercent)%" }
+        return "swarm sample \(sample.label) (\(sample.seconds) s): " + (servers.isEmpty ? "" : servers.joined(separator: ", ") + " | ")
+            + "conn \(sample.connected) churned \(sample.churned) resumes \(sample.resumes) gaps \(sample.gaps) "
+            + "pub \(sample.published) deliv \(sample.delivered) dup \(sample.duplicates) drops \(sample.drops) "
+            + "typing \(sample.typingSent) presence \(sample.presenceSent)/\(sample.presenceStates) errors \(sample.errors)"
     }
 
     // MARK: Pieces
@@ -351,6 +455,29 @@ final class OutageWatch: Sendable {
     func outages() -> [RunReport.Outage] {
         state.withLockedValue { state in
             state.done + (state.open.map { [.init(startedAt: rounded(Double($0.start - runStart) / 1e9), lowestConnected: $0.lowest, recoverySeconds: nil)] } ?? [])
+        }
+    }
+}
+
+/// The samples of one run and the moment the load started; shared by the run and its monitor.
+final class SampleRecorder: Sendable {
+    private let state = NIOLockedValueBox<(samples: [RunReport.Sample], processes: [ProcessSample], loadStart: UInt64?, finished: Bool)>(
+        ([], [], nil, false))
+
+    var samples: [RunReport.Sample] { state.withLockedValue { $0.samples }.sorted { $0.seconds < $1.seconds } }
+    var loadStart: UInt64? { state.withLockedValue { $0.loadStart } }
+
+    func startLoad(at time: UInt64) { state.withLockedValue { $0.loadStart = time } }
+    /// No periodic samples after the `end` one.
+    func finish() { state.withLockedValue { $0.finished = true } }
+    var isFinished: Bool { state.withLockedValue { $0.finished } }
+    func append(_ sample: RunReport.Sample) { state.withLockedValue { $0.samples.append(sample) } }
+
+    /// Stores this sample's process readings and returns the previous ones (for CPU use between).
+    func exchangeProcesses(_ processes: [ProcessSample]) -> [ProcessSample] {
+        state.withLockedValue { state in
+            defer { state.processes = processes }
+            return state.processes
         }
     }
 }

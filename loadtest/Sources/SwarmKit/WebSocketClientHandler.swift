@@ -12,19 +12,22 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
     private let tally: LoopTally
     private let waitsForWelcome: Bool
     private let subscriptions: [String]
-    private let onEstablished: (ChannelHandlerContext, String?) -> Void
+    private let onEstablished: (ChannelHandlerContext, String?, String?) -> Void
     private var established = false
     private var textBuffer: ByteBuffer?
+    /// The `offset` of this connection's `connected` frame.
+    private var connectedOffset: String?
 
     /// - Parameters:
     ///   - slot: the connection slot this channel serves.
     ///   - tally: the loop's tally (this handler runs on that loop).
     ///   - waitsForWelcome: true for Herald: established at the `connected` frame.
     ///   - subscriptions: sub-channels to subscribe to once established.
-    ///   - onEstablished: called once, on the loop, when the connection counts as established.
+    ///   - onEstablished: called once, on the loop, when the connection counts as established,
+    ///     with the node id and history offset of the `connected` frame (Herald).
     init(
         slot: Int, tally: LoopTally, waitsForWelcome: Bool, subscriptions: [String],
-        onEstablished: @escaping (ChannelHandlerContext, String?) -> Void
+        onEstablished: @escaping (ChannelHandlerContext, String?, String?) -> Void
     ) {
         self.slot = slot
         self.tally = tally
@@ -34,7 +37,7 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if !waitsForWelcome { markEstablished(context: context, node: nil) }
+        if !waitsForWelcome { markEstablished(context: context, node: nil, offset: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -67,19 +70,50 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private func received(text: ByteBuffer, context: ChannelHandlerContext) {
         if let stamp = EventStamp.find(in: text) {
-            tally.recordDelivery(slot: slot, stamp: stamp, now: WallClock.nanoseconds())
+            // Herald puts a history event's offset first, so this is a prefix check.
+            let offset = waitsForWelcome ? FrameScan.leadingOffset(in: text) : nil
+            tally.recordDelivery(slot: slot, stamp: stamp, now: WallClock.nanoseconds(), offset: offset)
             return
         }
         tally.otherFrames += 1
+        guard waitsForWelcome else { return }
         // Herald's first frame; its keys come in no fixed order, so look for the pair anywhere.
-        if !established, waitsForWelcome, text.readableBytesView.firstRange(of: Self.welcomeMarker) != nil {
-            markEstablished(context: context, node: Self.node(in: text))
+        if !established {
+            if text.readableBytesView.firstRange(of: Self.welcomeMarker) != nil {
+                connectedOffset = FrameScan.offset(in: text)
+                markEstablished(context: context, node: Self.node(in: text), offset: connectedOffset)
+            }
+            return
+        }
+        if let offset = FrameScan.leadingOffset(in: text) {
+            tally.recordOffset(slot: slot, offset: offset)
+            return
+        }
+        count(text)
+    }
+
+    /// Counts one Herald frame that is neither an event nor the `connected` frame.
+    private func count(_ text: ByteBuffer) {
+        switch FrameScan.type(in: text) {
+        case "recovery":
+            if let recovery = FrameScan.recovery(in: text) {
+                tally.recordRecovery(slot: slot, recovery: recovery, connectedOffset: connectedOffset, now: WallClock.monotonic())
+            }
+        case "presence.state": tally.frames.presenceStates += 1
+        case "presence.join", "presence.leave": tally.frames.presenceEvents += 1
+        case "typing.start", "typing.stop": tally.frames.typingEvents += 1
+        case "error":
+            tally.frames.errors += 1
+            let code = FrameScan.stringValue(of: "code", in: text) ?? "none"
+            tally.frames.errorCodes[code, default: 0] += 1
+            if code == "rate_limited" { tally.frames.rateLimited += 1 }
+        default: break
         }
     }
 
-    private func markEstablished(context: ChannelHandlerContext, node: String?) {
+    private func markEstablished(context: ChannelHandlerContext, node: String?, offset: String?) {
         established = true
-        onEstablished(context, node)
+        onEstablished(context, node, offset)
         for channel in subscriptions {
             var payload = context.channel.allocator.buffer(capacity: 48)
             payload.writeString(#"{"type":"subscribe","channel":"\#(channel)"}"#)

@@ -30,9 +30,17 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "New connections per second during the ramp (0: as fast as --max-pending allows).") var ramp = 2000.0
     @Option(help: "Handshakes in flight at once.") var maxPending = 1000
     @Option(help: "Connections closed and reopened per second after the ramp.") var churn = 0.0
+    @Option(help: "A churned connection reconnects after a uniform random wait below this (ms; 0: at once).") var churnDowntimeMs = 0
     @Option(help: "Reconnect backoff minimum (ms): full jitter below it after a drop, doubling per failure.") var reconnectMinMs = 1000
     @Option(help: "Reconnect backoff maximum (ms).") var reconnectMaxMs = 30000
     @Flag(help: "Do not reconnect dropped connections.") var noReconnect = false
+    @Flag(help: "Herald: reconnect (after churn or a drop) with since=<the last offset the slot received>; resumed slots stay owed every event (needs --publish function or http).")
+    var resume = false
+    @Option(help: "Herald: typing.start messages per second across the fleet (connections in turn).") var typingRate = 0.0
+    @Option(help: "Herald: conversations the typing messages go round (c0, c1, …; at most 16).") var typingConversations = 3
+    @Option(help: "Herald: presence.get messages per second across the fleet (connections in turn).") var presenceRate = 0.0
+    @Option(help: "The server's per-connection flood limit (messages/s); typing + presence + pings per connection must stay under it.")
+    var clientRateLimit = 20.0
     @Option(help: "Handshake timeout, seconds.") var handshakeTimeout = 10.0
     @Option(help: "Source addresses to bind, e.g. 127.0.0.2-127.0.0.20 (each gives ~28k ports).") var sourceAddresses = ""
     @Option(help: "Publish route: none, redis (PUBLISH), function (FCALL herald_publish), http (Herald API or generic POST).")
@@ -54,7 +62,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A ladder stops at the first step with p99 above this (ms) or any loss.") var maxP99Ms = 100.0
     @Option(help: "Hard cap on the whole run, seconds.") var duration = 120.0
     @Option(help: "Seconds between client pings.") var pingSeconds = 25.0
-    @Option(name: .customLong("pid"), help: "Server process to sample RSS/CPU of (repeatable).") var pids: [Int32] = []
+    @Option(name: .customLong("pid"), help: "Server process to sample RSS/CPU/open descriptors of (repeatable).") var pids: [Int32] = []
+    @Option(help: "Seconds between samples of the --pid processes and the fleet, from the start of the load (0: only start/load/end).")
+    var sampleSeconds = 60.0
     @Option(help: "Client event loop threads (default: cores).") var eventLoops: Int?
     @Option(help: "File written when the ramp is done.") var readyFile: String?
     @Option(help: "Write the JSON result here too.") var json: String?
@@ -82,7 +92,14 @@ struct RunCommand: AsyncParsableCommand {
         config.rampPerSecond = ramp
         config.maxPendingConnects = maxPending
         config.churnPerSecond = churn
+        config.churnDowntime = .milliseconds(Int64(churnDowntimeMs))
         config.reconnect = !noReconnect
+        config.resume = resume
+        config.typingPerSecond = typingRate
+        config.typingConversations = typingConversations
+        config.presencePerSecond = presenceRate
+        config.clientRateLimit = clientRateLimit
+        config.sampleSeconds = sampleSeconds
         config.reconnectMinimum = .milliseconds(Int64(reconnectMinMs))
         config.reconnectMaximum = .milliseconds(Int64(reconnectMaxMs))
         config.handshakeTimeout = .milliseconds(Int64(handshakeTimeout * 1000))
