@@ -26,8 +26,8 @@ final class ClusterFixture: Sendable {
     /// Starts the cluster and `nodeCount` nodes, each ready (subscribers up on every primary).
     ///
     /// - Parameter durable: AOF with `appendfsync always` on every Redis node.
-    static func start(nodes nodeCount: Int, durable: Bool = false) async throws -> ClusterFixture {
-        let redis = try await RedisClusterProcess.start(durable: durable)
+    static func start(nodes nodeCount: Int, durable: Bool = false, primaries: Int = 3, replicasPerPrimary: Int = 1) async throws -> ClusterFixture {
+        let redis = try await RedisClusterProcess.start(primaries: primaries, replicasPerPrimary: replicasPerPrimary, durable: durable)
         var configuration = try RedisClusterConfiguration(nodes: redis.seeds)
         configuration.node.commandTimeout = .seconds(2)
         configuration.node.keepaliveInterval = .milliseconds(500)

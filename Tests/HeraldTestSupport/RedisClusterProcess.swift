@@ -43,6 +43,8 @@ public final class RedisClusterProcess: @unchecked Sendable {
     }
 
     /// Starts the nodes, creates the cluster and waits until every node agrees on it and every replica is in sync.
+    /// A single primary without replicas (which `redis-cli --cluster create` refuses) gets every slot with
+    /// `CLUSTER ADDSLOTSRANGE`.
     ///
     /// - Parameters:
     ///   - durable: AOF with `appendfsync always` on every node.
@@ -66,6 +68,12 @@ public final class RedisClusterProcess: @unchecked Sendable {
                 nodes.append(try await RedisServerProcess.start(extraArguments: arguments))
             }
             let cluster = RedisClusterProcess(nodes: nodes, cli: cli)
+            if primaries == 1 && replicasPerPrimary == 0 {
+                let added = try await cluster.redisCLI(["-p", String(nodes[0].port), "CLUSTER", "ADDSLOTSRANGE", "0", "16383"], timeout: .seconds(5))
+                guard added.output.hasPrefix("OK") else { throw Failure(description: "CLUSTER ADDSLOTSRANGE answered \(added.output)") }
+                try await cluster.waitUntilStable(primaries: 1, replicasPerPrimary: 0, timeout: .seconds(20))
+                return cluster
+            }
             let create = try await cluster.redisCLI(
                 ["--cluster", "create"] + nodes.map { "127.0.0.1:\($0.port)" }
                     + ["--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"], timeout: .seconds(30))
@@ -159,6 +167,16 @@ public final class RedisClusterProcess: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw Failure(description: "cluster not stable within \(timeout): \(last)")
+    }
+
+    /// `used_cpu_user + used_cpu_sys` of the node on `port`, in seconds (`INFO cpu`).
+    public func cpuSeconds(port: Int) async throws -> Double {
+        let info = try await redisCLI(["-p", String(port), "INFO", "cpu"], timeout: .seconds(5)).output
+        var total = 0.0
+        for line in info.split(whereSeparator: \.isNewline) where line.hasPrefix("used_cpu_user:") || line.hasPrefix("used_cpu_sys:") {
+            total += Double(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        return total
     }
 
     // MARK: Faults and changes
