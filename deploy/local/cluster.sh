@@ -594,13 +594,20 @@ cmd_stop_node() {
   log "node-$1 exited after $((SECONDS - started)) s"
 }
 
+# SIGKILLs the recorded process <name> (a crash) and waits until it is gone; prints its PID.
+kill_recorded() {  # kill_recorded <name> <program>
+  local pid
+  pid="$(read_pid "$1")"
+  owns "$pid" "$2" || die "$1 is not running"
+  kill -KILL "$pid"
+  wait_for 5 "$1 to die" gone "$pid" "$2"
+  echo "$pid"
+}
+
 cmd_kill_node() {
   node_index "${1:-}"
   local pid
-  pid="$(read_pid "node-$1")"
-  owns "$pid" edge-node || die "node-$1 is not running"
-  kill -KILL "$pid"
-  wait_for 5 "node-$1 to die" gone "$pid" edge-node
+  pid="$(kill_recorded "node-$1" edge-node)"
   log "node-$1 (pid $pid) killed"
 }
 
@@ -617,11 +624,8 @@ redis_node_index() {  # validates I against the recorded Redis Cluster nodes
 cmd_kill_redis() {
   redis_node_index "${1:-}"
   local pid
-  pid="$(read_pid "redis-$1")"
-  owns "$pid" redis-server || die "redis-$1 is not running"
-  kill -KILL "$pid"
-  wait_for 5 "redis-$1 to die" gone "$pid" redis-server
-  log "redis-$1 (pid $pid) killed; its replica takes over after cluster-node-timeout if it was a primary"
+  pid="$(kill_recorded "redis-$1" redis-server)"
+  log "redis-$1 (pid $pid) killed; if it was a primary, its replica takes over after cluster-node-timeout"
 }
 
 cmd_start_redis() {
