@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs one Herald edge node for development: embedded broker unless HERALD_REDIS_URL is set.
+# Runs one Herald edge node for development: embedded broker unless HERALD_REDIS_URL (or HERALD_REDIS_CLUSTER_NODES) is set.
 # Installs libhiredis-dev when missing, builds, prints how to connect, then serves in the foreground.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +19,7 @@ port="${HERALD_LISTEN##*:}"
 token="$("$bin" token --account 42 --user alice --channels '*')"
 cat <<INFO
 
-Herald edge node on port $port ($([[ -n "${HERALD_REDIS_URL:-}" ]] && echo "Redis: $HERALD_REDIS_URL" || echo "embedded broker, no Redis")).
+Herald edge node on port $port ($(if [[ -n "${HERALD_REDIS_URL:-}" ]]; then echo "Redis: $HERALD_REDIS_URL"; elif [[ -n "${HERALD_REDIS_CLUSTER_NODES:-}" ]]; then echo "Redis Cluster: ${HERALD_REDIS_CLUSTER_NODES##*@}"; else echo "embedded broker, no Redis"; fi)).
   Connect:   ws://127.0.0.1:$port/ws?token=$token
   Console:   http://127.0.0.1:$port/console#token=$token
   Publish:   curl -s -X POST http://127.0.0.1:$port/api/v1/publish \\

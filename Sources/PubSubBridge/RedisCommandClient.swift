@@ -8,7 +8,7 @@ import NIOCore
 /// has a deadline (``RedisConfiguration/commandTimeout``) and the queue of commands waiting for replies
 /// is bounded (``RedisConfiguration/maxPendingCommands``); a missed deadline or an unanswered keepalive
 /// `PING` closes the connection, which then reconnects.
-public final class RedisCommandClient: Sendable {
+public final class RedisCommandClient: RedisCommandRouter {
     private let supervisor: RedisConnectionSupervisor
 
     /// The event loop that owns the connection and completes the returned futures.
@@ -28,6 +28,11 @@ public final class RedisCommandClient: Sendable {
     /// Starts connecting in the background; returns immediately.
     public func start() {
         self.supervisor.start(onConnected: { _ in }, onDisconnected: {})
+    }
+
+    /// Starts connecting in the background and reports each connect and each loss, on ``eventLoop``.
+    func start(onConnectionChange: @escaping @Sendable (_ connected: Bool) -> Void) {
+        self.supervisor.start(onConnected: { _ in onConnectionChange(true) }, onDisconnected: { onConnectionChange(false) })
     }
 
     /// Whether a connection is open right now. Callable from any thread.
@@ -56,6 +61,32 @@ public final class RedisCommandClient: Sendable {
         case .shutDown:
             return self.eventLoop.makeFailedFuture(RedisError.shutDown)
         }
+    }
+
+    /// Sends `commands` back to back on the current connection, so Redis runs them in this order with
+    /// no other command of this client between them (`ASKING` before a command, `WAIT` after a write).
+    /// Each future completes with its own command's reply.
+    func send(inOrder commands: [[ByteBuffer]]) -> [EventLoopFuture<RESPValue>] {
+        switch self.supervisor.availability {
+        case .connected(let connection):
+            return commands.map { connection.send($0) }
+        case .disconnected:
+            return commands.map { _ in self.eventLoop.makeFailedFuture(RedisError.notConnected) }
+        case .shutDown:
+            return commands.map { _ in self.eventLoop.makeFailedFuture(RedisError.shutDown) }
+        }
+    }
+
+    /// The one server serves every key; with `replication`, `WAIT` follows the command on the same connection.
+    public func send(_ arguments: [ByteBuffer], key: String?, replication: RedisReplicationWait?) -> EventLoopFuture<RESPValue> {
+        guard let replication, replication.replicas > 0 else { return self.send(arguments) }
+        let replies = self.send(inOrder: [arguments, replication.command(replicas: replication.replicas)])
+        return replies[0].flatMap { reply in replies[1].map { _ in reply } }
+    }
+
+    /// This client itself: a standalone Redis is its own only primary.
+    public var primaryClients: [RedisCommandClient] {
+        [self]
     }
 
     /// Sends a command given as text arguments, e.g. `send("GET", "key")`.

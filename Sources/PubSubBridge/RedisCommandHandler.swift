@@ -5,7 +5,8 @@ import NIOCore
 enum RedisRequest: Sendable {
     /// A command with exactly one reply, which completes the promise.
     case command([ByteBuffer], EventLoopPromise<RESPValue>)
-    /// SUBSCRIBE/UNSUBSCRIBE: the replies arrive as pushes. Puts the connection into subscription mode.
+    /// SUBSCRIBE/UNSUBSCRIBE (or the sharded SSUBSCRIBE/SUNSUBSCRIBE): the replies arrive as pushes.
+    /// Puts the connection into subscription mode.
     case subscription([ByteBuffer])
 }
 
@@ -79,7 +80,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         case .subscription(let subscriptionArguments):
             let name = subscriptionArguments.first.map { String(buffer: $0).uppercased() }
             let channels = subscriptionArguments.dropFirst().map { String(buffer: $0) }
-            switch self.stateMachine.sendSubscriptionCommand(name == "SUBSCRIBE" ? .subscribe : .unsubscribe, channels: channels, now: now) {
+            let command: RedisConnectionStateMachine<EventLoopPromise<RESPValue>>.SubscriptionCommand =
+                name == "SUBSCRIBE" || name == "SSUBSCRIBE" ? .subscribe : .unsubscribe
+            switch self.stateMachine.sendSubscriptionCommand(command, channels: channels, now: now) {
             case .write:
                 arguments = subscriptionArguments
             case .fail(let error):

@@ -1,6 +1,6 @@
-/// A Redis URL that could not be used.
+/// A Redis URL, or a list of Redis Cluster nodes, that could not be used.
 ///
-/// The description names the offending part of the URL but never the password.
+/// The description names the offending part but never the password.
 public struct RedisConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What was wrong with the URL.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
@@ -13,6 +13,7 @@ public struct RedisConfigurationError: Error, Sendable, Equatable, CustomStringC
             case invalidDatabase
             case invalidPercentEncoding
             case unsupportedQuery
+            case invalidClusterNodes
         }
 
         private let base: Base
@@ -33,6 +34,8 @@ public struct RedisConfigurationError: Error, Sendable, Equatable, CustomStringC
         public static let invalidPercentEncoding = Code(base: .invalidPercentEncoding)
         /// The URL has a `?query` or `#fragment`, which are not supported.
         public static let unsupportedQuery = Code(base: .unsupportedQuery)
+        /// A list of Redis Cluster seed nodes is empty or has an entry that is not `host:port`.
+        public static let invalidClusterNodes = Code(base: .invalidClusterNodes)
 
         public var description: String {
             "\(self.base)"
@@ -49,6 +52,10 @@ public struct RedisConfigurationError: Error, Sendable, Equatable, CustomStringC
     }
 
     public var description: String {
-        "Invalid Redis URL: \(self.detail). Expected redis://[user:password@]host[:port][/database]"
+        if self.code == .invalidClusterNodes {
+            return "Invalid Redis Cluster nodes: \(self.detail). Expected host:port,host:port,… "
+                + "(credentials as redis://user:password@host:port,host:port)"
+        }
+        return "Invalid Redis URL: \(self.detail). Expected redis://[user:password@]host[:port][/database]"
     }
 }

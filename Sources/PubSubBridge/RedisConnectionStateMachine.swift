@@ -40,7 +40,7 @@ struct RedisConnectionStateMachine<Pending> {
         var deadline: NIODeadline
     }
 
-    /// The pub/sub commands whose confirmations are tracked.
+    /// The pub/sub commands whose confirmations are tracked (sharded or not: `SSUBSCRIBE` is a subscribe).
     enum SubscriptionCommand: Equatable {
         case subscribe
         case unsubscribe
@@ -179,8 +179,14 @@ struct RedisConnectionStateMachine<Pending> {
         switch PushKind(reply) {
         case .message, .other:
             return .push(reply)
-        case .confirmation:
-            if let index = self.awaiting.firstIndex(where: { if case .subscription = $0.awaited { true } else { false } }),
+        case .confirmation(let subscribe, let channel):
+            let confirmed: SubscriptionCommand = subscribe ? .subscribe : .unsubscribe
+            // A confirmation answers the oldest command of its kind that named its channel; a sharded
+            // `sunsubscribe` Redis sends on its own (the slot moved away) answers nothing.
+            if let index = self.awaiting.firstIndex(where: { entry in
+                guard case .subscription(let command, let channels, _) = entry.awaited, command == confirmed else { return false }
+                return channel.map { channels.contains($0) } ?? true
+            }),
                 case .subscription(let command, let channels, let unconfirmed) = self.awaiting[index].awaited
             {
                 if unconfirmed <= 1 {
@@ -293,7 +299,7 @@ struct RedisConnectionStateMachine<Pending> {
 /// The kind of a reply in subscription mode, read from its first element without decoding the rest.
 private enum PushKind {
     case message
-    case confirmation
+    case confirmation(subscribe: Bool, channel: String?)
     case pong
     case error(String)
     case other
@@ -311,10 +317,12 @@ private enum PushKind {
                 return
             }
             let bytes = kind.readableBytesView
-            if bytes.elementsEqual("message".utf8) {
+            if bytes.elementsEqual("message".utf8) || bytes.elementsEqual("smessage".utf8) {
                 self = .message
-            } else if bytes.elementsEqual("subscribe".utf8) || bytes.elementsEqual("unsubscribe".utf8) {
-                self = .confirmation
+            } else if bytes.elementsEqual("subscribe".utf8) || bytes.elementsEqual("ssubscribe".utf8) {
+                self = .confirmation(subscribe: true, channel: elements.count > 1 ? elements[1].string : nil)
+            } else if bytes.elementsEqual("unsubscribe".utf8) || bytes.elementsEqual("sunsubscribe".utf8) {
+                self = .confirmation(subscribe: false, channel: elements.count > 1 ? elements[1].string : nil)
             } else if bytes.elementsEqual("pong".utf8) {
                 self = .pong
             } else {

@@ -14,7 +14,38 @@ import NIOCore
 ///
 /// A SUBSCRIBE that Redis refuses (e.g. an ACL user without the channel: `NOPERM`) is logged, listed in
 /// ``refusedSubscriptions``, reported as not connected, and retried every ``refusalRetryInterval``.
-public final class RedisSubscriber: Sendable {
+///
+/// The same machinery serves one Redis Cluster primary's sharded channels (`SSUBSCRIBE`) for
+/// ``RedisShardedSubscriber``, which also hears when the primary drops a channel on its own.
+public final class RedisSubscriber: RedisChannelSubscriber {
+    /// Classic (`SUBSCRIBE`) or sharded (`SSUBSCRIBE`, Redis Cluster) pub/sub.
+    struct Kind: Sendable, Equatable {
+        let subscribe: String
+        let unsubscribe: String
+        let sharded: Bool
+
+        static let classic = Kind(subscribe: "SUBSCRIBE", unsubscribe: "UNSUBSCRIBE", sharded: false)
+        /// One SSUBSCRIBE may only name channels of one hash slot.
+        static let sharded = Kind(subscribe: "SSUBSCRIBE", unsubscribe: "SUNSUBSCRIBE", sharded: true)
+
+        /// `batches` regrouped so that no command mixes hash slots (sharded only).
+        func commands(for batches: [[String]]) -> [[String]] {
+            guard sharded else { return batches }
+            var bySlot: [Int: [String]] = [:]
+            for channel in batches.joined() { bySlot[RedisHashSlot.of(channel), default: []].append(channel) }
+            return bySlot.keys.sorted().map { bySlot[$0]! }
+        }
+    }
+
+    /// What a sharded subscriber's owner hears beyond messages.
+    struct ShardEvents: Sendable {
+        /// Redis dropped a channel on its own (a `sunsubscribe` nobody asked for: its slot moved away).
+        var dropped: @Sendable (_ channel: String) -> Void
+        /// Redis refused to subscribe `channels`; returns true when that was handled elsewhere (a
+        /// `MOVED`), and the channels are then forgotten here rather than retried.
+        var refused: @Sendable (_ channels: [String], _ error: RedisError) -> Bool
+    }
+
     /// The event loop that owns the connection and runs the callbacks.
     public let eventLoop: EventLoop
     private let supervisor: RedisConnectionSupervisor
@@ -28,6 +59,8 @@ public final class RedisSubscriber: Sendable {
     private let subscribedBox = NIOLockedValueBox(Set<String>())
     private let refusedBox = NIOLockedValueBox([String: String]())
     private let retryScheduled: NIOLoopBoundBox<Bool>
+    private let kind: Kind
+    private let shardEvents: ShardEvents?
 
     /// How long a refused subscription waits before it is asked for again.
     public static let refusalRetryInterval: TimeAmount = .seconds(2)
@@ -40,7 +73,7 @@ public final class RedisSubscriber: Sendable {
     ///   - onSubscribed: Called on `eventLoop` whenever a channel becomes live: Redis confirmed its
     ///     SUBSCRIBE (also after a reconnect), or it was retained while already confirmed. Every
     ///     message published after this call reaches `onMessage`; earlier ones may not have.
-    public init(
+    public convenience init(
         configuration: RedisConfiguration,
         eventLoop: EventLoop,
         logger: Logger,
@@ -49,12 +82,30 @@ public final class RedisSubscriber: Sendable {
         onConnectionStateChange: @escaping @Sendable (_ connected: Bool) -> Void = { _ in },
         onSubscribed: @escaping @Sendable (_ channel: String) -> Void = { _ in }
     ) {
+        self.init(
+            configuration: configuration, eventLoop: eventLoop, logger: logger, linger: linger, kind: .classic, shardEvents: nil,
+            onMessage: onMessage, onConnectionStateChange: onConnectionStateChange, onSubscribed: onSubscribed)
+    }
+
+    init(
+        configuration: RedisConfiguration,
+        eventLoop: EventLoop,
+        logger: Logger,
+        linger: TimeAmount,
+        kind: Kind,
+        shardEvents: ShardEvents?,
+        onMessage: @escaping @Sendable (_ channel: String, _ payload: ByteBuffer) -> Void,
+        onConnectionStateChange: @escaping @Sendable (_ connected: Bool) -> Void,
+        onSubscribed: @escaping @Sendable (_ channel: String) -> Void
+    ) {
+        self.kind = kind
+        self.shardEvents = shardEvents
         self.eventLoop = eventLoop
         self.supervisor = RedisConnectionSupervisor(
             configuration: configuration,
             eventLoop: eventLoop,
             logger: logger,
-            role: "subscriber"
+            role: kind.sharded ? "sharded-subscriber" : "subscriber"
         )
         self.stateMachine = .makeBoxSendingValue(SubscriptionStateMachine(), eventLoop: eventLoop)
         self.retryScheduled = .makeBoxSendingValue(false, eventLoop: eventLoop)
@@ -88,6 +139,15 @@ public final class RedisSubscriber: Sendable {
         self.onLoop {
             self.perform(self.stateMachine.value.release(channel: channel))
         }
+    }
+
+    /// Drops `channel` at once with no UNSUBSCRIBE: it is served by another node now. Must be called on ``eventLoop``.
+    func forget(channel: String) {
+        self.eventLoop.preconditionInEventLoop()
+        self.subscribedBox.withLockedValue { _ = $0.remove(channel) }
+        let action = self.stateMachine.value.forget(channel: channel)
+        self.syncRefused()
+        self.perform(action)
     }
 
     /// Whether the connection is up, every retained channel has been subscribed since it came up, and Redis
@@ -172,7 +232,11 @@ public final class RedisSubscriber: Sendable {
         case .unsubscribed(let channel, _):
             if let channel {
                 self.subscribedBox.withLockedValue { _ = $0.remove(channel) }
-                self.stateMachine.value.unsubscribeConfirmed(channel: channel)
+                let droppedByRedis = self.stateMachine.value.unsubscribeConfirmed(channel: channel)
+                if droppedByRedis, let shardEvents = self.shardEvents {
+                    self.forget(channel: channel)
+                    shardEvents.dropped(channel)
+                }
             }
         case .pong:
             break
@@ -180,6 +244,10 @@ public final class RedisSubscriber: Sendable {
     }
 
     private func refused(_ channels: [String], _ error: RedisError) {
+        if let shardEvents = self.shardEvents, shardEvents.refused(channels, error) {
+            for channel in channels { self.forget(channel: channel) }
+            return
+        }
         let message = error.serverMessage ?? "\(error)"
         let known = self.stateMachine.value.refused
         let new = channels.filter { known[$0] == nil }
@@ -198,7 +266,7 @@ public final class RedisSubscriber: Sendable {
             self.retryScheduled.value = false
             // One SUBSCRIBE per channel, so one forbidden channel cannot hold up the others; logged only on refusal.
             if case .resubscribe(let batches) = self.stateMachine.value.retryRefused() {
-                for batch in batches { self.send("SUBSCRIBE", batch) }
+                for batch in batches { self.send(self.kind.subscribe, batch) }
             }
         }
     }
@@ -209,16 +277,17 @@ public final class RedisSubscriber: Sendable {
         case .none:
             break
         case .subscribe(let channels):
-            self.send("SUBSCRIBE", channels)
+            for batch in self.kind.commands(for: [channels]) { self.send(self.kind.subscribe, batch) }
         case .unsubscribe(let channels):
-            self.send("UNSUBSCRIBE", channels)
+            for batch in self.kind.commands(for: [channels]) { self.send(self.kind.unsubscribe, batch) }
         case .resubscribe(let batches):
+            let batches = self.kind.commands(for: batches)
             self.logger.info(
                 "Subscribing to Redis channels",
                 metadata: ["redis.channels": "\(batches.reduce(0) { $0 + $1.count })", "redis.commands": "\(batches.count)"]
             )
             for batch in batches {
-                self.send("SUBSCRIBE", batch)
+                self.send(self.kind.subscribe, batch)
             }
         case .scheduleUnsubscribe(let channel, let token):
             self.eventLoop.scheduleTask(in: self.linger) {

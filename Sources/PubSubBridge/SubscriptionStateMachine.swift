@@ -157,8 +157,27 @@ struct SubscriptionStateMachine {
         return .none
     }
 
-    mutating func unsubscribeConfirmed(channel: String) {
+    /// Redis reports `channel` unsubscribed. Returns whether Redis dropped it on its own: it is still
+    /// requested (no UNSUBSCRIBE was sent), as when a sharded channel's slot moved to another node.
+    @discardableResult
+    mutating func unsubscribeConfirmed(channel: String) -> Bool {
         self.confirmed.remove(channel)
+        return self.requested.contains(channel) && self.interest[channel] != nil
+    }
+
+    /// Drops every trace of `channel` at once, sending nothing: it is served elsewhere now (its slot
+    /// moved), and this connection's server has dropped it or will.
+    mutating func forget(channel: String) -> Action {
+        guard self.connection != .shutDown else { return .none }
+        let wasReady = self.isReady
+        self.interest[channel] = nil
+        self.requested.remove(channel)
+        self.confirmed.remove(channel)
+        self.refused[channel] = nil
+        if case .resubscribing(var awaiting) = self.connection, awaiting.remove(channel) != nil {
+            self.connection = awaiting.isEmpty ? .ready : .resubscribing(awaiting: awaiting)
+        }
+        return !wasReady && self.isReady ? .reportConnected : .none
     }
 
     /// Redis answered a SUBSCRIBE of `channels` with an error (`message`). The ones still needed count as

@@ -1,23 +1,36 @@
 import HeraldBroker
 import HeraldProtocol
 import PubSubBridge
-/// The `herald` Redis FUNCTION library (Lua) with one node's ``HistoryWindow`` baked in.
+/// The `herald` Redis FUNCTION library (Lua) with one node's ``HistoryWindow`` and ``RedisDeployment`` baked in.
 ///
 /// Baking the window in lets backends publish with nothing but the event:
-/// `redis-cli FCALL herald_publish 1 'herald:{42}' '{"type":"x"}'`. ``version`` names the code revision and
-/// the window, so a node reloads the library only when it differs from what Redis has.
+/// `redis-cli FCALL herald_publish 1 'herald:{42}' '{"type":"x"}'`. On a Redis Cluster the library
+/// publishes with `SPUBLISH` (the nodes subscribe with `SSUBSCRIBE`), and calls may name every key
+/// they touch (`FCALL herald_publish 3 'herald:{42}' 'herald:{42}:log' 'herald:{42}:epoch' …`), which
+/// keeps them off a slot while it migrates. ``version`` names the code revision, the window and the
+/// deployment, so a node reloads the library only when it differs from what Redis has.
 struct HeraldFunctionLibrary: Sendable, Equatable {
     /// How the library's error replies begin when it refuses an event or a request.
     static let refusalPrefix = "ERR herald:"
 
     /// Bump when the Lua code changes, so running nodes replace an older library.
-    static let revision = 4
+    /// 5: the full key list (`<channel> <channel>:log <channel>:epoch`) and the sharded variant.
+    static let revision = 5
+
+    /// The suffixes of the keys each function touches, after the channel (the full key list of a cluster call).
+    static let keySuffixes = [":log", ":epoch"]
 
     let window: HistoryWindow
+    let deployment: RedisDeployment
 
-    /// What `herald_version` returns, e.g. `1;maxEvents=1000;maxAgeMs=600000`.
+    init(window: HistoryWindow, deployment: RedisDeployment = .standalone) {
+        self.window = window
+        self.deployment = deployment
+    }
+
+    /// What `herald_version` returns, e.g. `5;maxEvents=1000;maxAgeMs=600000` (`;sharded` added on a cluster).
     var version: String {
-        "\(Self.revision);maxEvents=\(self.window.maxEvents);maxAgeMs=\(self.window.maxAgeMilliseconds)"
+        "\(Self.revision);maxEvents=\(self.window.maxEvents);maxAgeMs=\(self.window.maxAgeMilliseconds)\(self.deployment.versionSuffix)"
     }
 
     /// The library source for `FUNCTION LOAD`.
@@ -26,10 +39,14 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
             .replacingAll("@VERSION@", with: self.version)
             .replacingAll("@MAX_EVENTS@", with: String(self.window.maxEvents))
             .replacingAll("@MAX_AGE_MS@", with: String(self.window.maxAgeMilliseconds))
+            .replacingAll("@PUBLISH@", with: self.deployment.publishCommand)
     }
 
     // Keys of account A (all in hash slot {A}): KEYS[1] = channel `herald:{A}`, `herald:{A}:log` (stream,
-    // field `e` = the event exactly as clients receive it) and `herald:{A}:epoch` (string).
+    // field `e` = the event exactly as clients receive it) and `herald:{A}:epoch` (string). A call names
+    // the channel alone, or all three (KEYS[2], KEYS[3] must then be exactly those names): on a cluster a
+    // declared key that a migrating slot's node lacks makes it answer TRYAGAIN instead of ASK, so the
+    // function never runs on a node holding only part of the account's keys.
     //
     // Offsets: the stored and published bytes must contain their own offset, which `XADD *` only reveals
     // after storing. So herald_publish computes the entry id itself, the way `XADD *` would (ms = max(now, last
@@ -59,8 +76,18 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
         local MAX_EVENTS = @MAX_EVENTS@
         local MAX_AGE_MS = @MAX_AGE_MS@
 
+        local PUBLISH = '@PUBLISH@'
+
         local function keys_of(channel)
             return channel .. ':log', channel .. ':epoch'
+        end
+
+        -- nil when KEYS is the channel alone or the channel with exactly its log and epoch keys, else why not.
+        local function key_refusal(keys)
+            if #keys == 1 then return nil end
+            local log, epoch_key = keys_of(keys[1])
+            if #keys == 3 and keys[2] == log and keys[3] == epoch_key then return nil end
+            return 'keys must be <channel>, or <channel> <channel>:log <channel>:epoch'
         end
 
         -- Types only Herald's own server sends (the presence library publishes these with plain PUBLISH).
@@ -201,7 +228,7 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
             if not channel or not event then
                 return redis.error_reply('ERR herald: usage: FCALL herald_publish 1 <channel> <event json>')
             end
-            local refused = refusal(event)
+            local refused = key_refusal(keys) or refusal(event)
             if refused then return redis.error_reply('ERR herald: ' .. refused) end
             local log, epoch_key = keys_of(channel)
             local time = redis.call('TIME')
@@ -219,7 +246,7 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
             redis.call('XTRIM', log, 'MINID', '~', string.format('%d', now_ms - MAX_AGE_MS))
             redis.call('PEXPIRE', log, MAX_AGE_MS)
             redis.call('PEXPIRE', epoch_key, MAX_AGE_MS)
-            redis.call('PUBLISH', channel, stamped)
+            redis.call(PUBLISH, channel, stamped)
             return epoch .. ':' .. id
         end
 
@@ -229,6 +256,7 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
             if not channel or not since_epoch then
                 return redis.error_reply('ERR herald: since must be an offset <epoch>:<ms>-<seq>')
             end
+            if key_refusal(keys) then return redis.error_reply('ERR herald: ' .. key_refusal(keys)) end
             if not limit or limit < 1 or limit ~= math.floor(limit) then
                 return redis.error_reply('ERR herald: limit must be a positive integer')
             end
@@ -273,6 +301,7 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
         end
 
         local function position(keys)
+            if key_refusal(keys) then return redis.error_reply('ERR herald: ' .. key_refusal(keys)) end
             local log, epoch_key = keys_of(keys[1])
             local epoch, created = get_or_create_epoch(epoch_key, redis.call('TIME'))
             if created then redis.call('PEXPIRE', epoch_key, MAX_AGE_MS) end

@@ -13,19 +13,50 @@ import PubSubBridge
 /// Time is Redis's own (`TIME`), so node clocks never disagree about expiry.
 ///
 /// When a node has a lifecycle stream (`HERALD_LIFECYCLE_STREAM`), join, leave and heartbeat get
-/// it as KEYS[2] and append each `presence.join`/`presence.leave` there in the same atomic step as
-/// the event (fields `event`, `account`, `user`, `at`): exactly once per transition, however many
-/// nodes act. That key lies outside the account's hash slot, which standalone Redis allows; Redis
-/// Cluster would refuse it (CROSSSLOT).
-enum PresenceFunctionLibrary {
+/// it as KEYS[2] (and nothing else: exactly two keys) and append each `presence.join`/`presence.leave`
+/// there in the same atomic step as the event (fields `event`, `account`, `user`, `at`): exactly once
+/// per transition, however many nodes act. That key lies outside the account's hash slot, which
+/// standalone Redis allows; Redis Cluster would refuse it (CROSSSLOT), so nodes on a cluster run
+/// without it and name every key a call touches instead (``keySuffixes``): a slot in migration then
+/// answers TRYAGAIN rather than run the call on a node with part of the account's keys. On a cluster
+/// the events go out with `SPUBLISH`.
+struct PresenceFunctionLibrary: Sendable, Equatable {
     /// Bump when the Lua code changes, so running nodes replace an older library.
-    /// 2: the optional lifecycle stream.
-    static let version = "2"
+    /// 2: the optional lifecycle stream. 3: full key lists and the sharded variant.
+    static let revision = "3"
 
-    static let source = #"""
+    /// The keys presence calls touch, after the channel (the full key list of a cluster call).
+    static let presenceSuffixes = [":presence", ":presence:users", ":presence:info"]
+    /// The key typing calls touch, after the channel.
+    static let typingSuffixes = [":typing"]
+
+    let deployment: RedisDeployment
+
+    init(deployment: RedisDeployment = .standalone) {
+        self.deployment = deployment
+    }
+
+    /// What `herald_presence_version` returns.
+    var version: String { Self.revision + deployment.versionSuffix }
+
+    /// The library source for `FUNCTION LOAD`.
+    var source: String {
+        Self.template.replacingOccurrences(of: "@VERSION@", with: version)
+            .replacingOccurrences(of: "@PUBLISH@", with: deployment.publishCommand)
+    }
+
+    private static let template = #"""
         #!lua name=herald_presence
 
         local SEP = '\31'
+        local PUBLISH = '@PUBLISH@'
+
+        -- The lifecycle stream: KEYS[2] when the call names exactly two keys (a cluster call names the
+        -- account's own keys after the channel, and has none).
+        local function lifecycle_of(keys)
+            if #keys == 2 then return keys[2] end
+            return nil
+        end
 
         local function now_ms()
             local t = redis.call('TIME')
@@ -39,7 +70,7 @@ enum PresenceFunctionLibrary {
         local function emit(channel, kind, data, exclude)
             local event = {type = kind, data = data}
             if exclude then event['exclude_user'] = exclude end
-            redis.call('PUBLISH', channel, cjson.encode(event))
+            redis.call(PUBLISH, channel, cjson.encode(event))
         end
 
         -- Appends a user-level transition to the lifecycle stream, when the node passed one.
@@ -82,7 +113,7 @@ enum PresenceFunctionLibrary {
             local user, connection = args[1], args[2]
             local member = user .. SEP .. connection
             if redis.call('ZADD', zset, now_ms() + tonumber(args[3]), member) == 1 then
-                arrived(channel, users, info, user, args[5], keys[2])
+                arrived(channel, users, info, user, args[5], lifecycle_of(keys))
             end
             touch(tonumber(args[4]), zset, users, info)
             return 1
@@ -94,7 +125,7 @@ enum PresenceFunctionLibrary {
             local zset, users, info = keys_of(channel)
             local user = args[1]
             if redis.call('ZREM', zset, user .. SEP .. args[2]) == 1 then
-                departed(channel, users, info, user, keys[2])
+                departed(channel, users, info, user, lifecycle_of(keys))
                 return 1
             end
             return 0
@@ -111,13 +142,13 @@ enum PresenceFunctionLibrary {
             for i = 3, #args, 2 do
                 local user = args[i]
                 if redis.call('ZADD', zset, expiry, user .. SEP .. args[i + 1]) == 1 then
-                    arrived(channel, users, info, user, nil, keys[2])
+                    arrived(channel, users, info, user, nil, lifecycle_of(keys))
                 end
             end
             local expired = redis.call('ZRANGEBYSCORE', zset, '-inf', now)
             for _, member in ipairs(expired) do
                 redis.call('ZREM', zset, member)
-                departed(channel, users, info, string.match(member, '^(.*)' .. SEP), keys[2])
+                departed(channel, users, info, string.match(member, '^(.*)' .. SEP), lifecycle_of(keys))
             end
             touch(tonumber(args[2]), zset, users, info)
             return #expired
@@ -190,5 +221,5 @@ enum PresenceFunctionLibrary {
         redis.register_function('herald_typing_start', typing_start)
         redis.register_function('herald_typing_stop', typing_stop)
         redis.register_function('herald_typing_sweep', typing_sweep)
-        """#.replacingOccurrences(of: "@VERSION@", with: version)
+        """#
 }

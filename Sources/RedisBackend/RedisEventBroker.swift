@@ -6,26 +6,85 @@ import NIOConcurrencyHelpers
 import NIOCore
 import PubSubBridge
 
-/// Redis pub/sub as the event broker: one subscriber connection per node with per-account
-/// interest, and a command connection for publishing. Channel names follow the schema
-/// `herald:{account}`, whose hash tag keeps an account on one Redis Cluster slot.
+/// Redis pub/sub as the event broker: per-account interest on the node's subscriber, and command
+/// connections for publishing and history. Channel names follow the schema `herald:{account}`,
+/// whose hash tag keeps an account on one Redis Cluster slot.
+///
+/// On a single Redis: one subscriber connection (`SUBSCRIBE`) and one command connection. On a Redis
+/// Cluster (``init(cluster:eventLoop:linger:window:replication:logger:)``): sharded pub/sub
+/// (`SSUBSCRIBE`/`SPUBLISH`) with one subscriber and one command connection per primary, the
+/// function libraries on every primary, and each account's channels following its slot through
+/// failovers and reshards, every move reported as `subscribed` so the node fills the gap from history.
 public final class RedisEventBroker: EventBroker {
-    private let subscriberLoop: EventLoop
-    private let configuration: RedisConfiguration
-    private let linger: TimeAmount
-    private let logger: Logger
-    /// The command connection, shared with other Redis-backed parts of the node (presence).
-    public let commands: RedisCommandClient
-    private let historyStore: RedisHistory
-    private let subscriber = NIOLockedValueBox<RedisSubscriber?>(nil)
+    /// What the subscriber reports, handed to the factory that makes it.
+    struct SubscriberCallbacks: Sendable {
+        var onMessage: @Sendable (_ channel: String, _ payload: ByteBuffer) -> Void
+        var onConnectionStateChange: @Sendable (_ connected: Bool) -> Void
+        var onSubscribed: @Sendable (_ channel: String) -> Void
+    }
 
-    public init(configuration: RedisConfiguration, eventLoop: EventLoop, linger: TimeAmount, window: HistoryWindow, logger: Logger) {
-        self.configuration = configuration
+    private let subscriberLoop: EventLoop
+    private let logger: Logger
+    /// A single Redis or a cluster.
+    public let deployment: RedisDeployment
+    /// The command connections, shared with other Redis-backed parts of the node (presence).
+    public let commands: any RedisCommandRouter
+    private let historyStore: RedisHistory
+    private let makeSubscriber: @Sendable (SubscriberCallbacks) -> any RedisChannelSubscriber
+    private let cluster: RedisClusterCommandClient?
+    private let subscriber = NIOLockedValueBox<(any RedisChannelSubscriber)?>(nil)
+
+    /// A broker on one Redis server.
+    ///
+    /// - Parameter replication: when set, a publish with history is acknowledged only after `WAIT`
+    ///   saw it reach that many replicas (or the timeout passed).
+    public convenience init(
+        configuration: RedisConfiguration, eventLoop: EventLoop, linger: TimeAmount, window: HistoryWindow,
+        replication: RedisReplicationWait? = nil, logger: Logger
+    ) {
+        let commands = RedisCommandClient(configuration: configuration, eventLoop: eventLoop, logger: logger)
+        self.init(
+            deployment: .standalone, commands: commands, cluster: nil, eventLoop: eventLoop, window: window, replication: replication,
+            logger: logger
+        ) { callbacks in
+            RedisSubscriber(
+                configuration: configuration, eventLoop: eventLoop, logger: logger, linger: linger, onMessage: callbacks.onMessage,
+                onConnectionStateChange: callbacks.onConnectionStateChange, onSubscribed: callbacks.onSubscribed)
+        }
+    }
+
+    /// A broker on a Redis Cluster: sharded pub/sub and every command at the primary of its account's slot.
+    ///
+    /// - Parameter replication: when set, a publish with history is acknowledged only after `WAIT`
+    ///   saw it reach that many replicas of its shard (at most as many as the shard has), so a
+    ///   failover right after does not lose an acknowledged event.
+    public convenience init(
+        cluster configuration: RedisClusterConfiguration, eventLoop: EventLoop, linger: TimeAmount, window: HistoryWindow,
+        replication: RedisReplicationWait?, logger: Logger
+    ) {
+        let cluster = RedisClusterCommandClient(configuration: configuration, eventLoop: eventLoop, logger: logger)
+        self.init(
+            deployment: .cluster, commands: cluster, cluster: cluster, eventLoop: eventLoop, window: window, replication: replication,
+            logger: logger
+        ) { callbacks in
+            RedisShardedSubscriber(
+                cluster: cluster, eventLoop: eventLoop, logger: logger, linger: linger, onMessage: callbacks.onMessage,
+                onConnectionStateChange: callbacks.onConnectionStateChange, onSubscribed: callbacks.onSubscribed)
+        }
+    }
+
+    init(
+        deployment: RedisDeployment, commands: any RedisCommandRouter, cluster: RedisClusterCommandClient?, eventLoop: EventLoop,
+        window: HistoryWindow, replication: RedisReplicationWait?, logger: Logger,
+        makeSubscriber: @escaping @Sendable (SubscriberCallbacks) -> any RedisChannelSubscriber
+    ) {
+        self.deployment = deployment
+        self.commands = commands
+        self.cluster = cluster
         self.subscriberLoop = eventLoop
-        self.linger = linger
         self.logger = logger
-        self.commands = RedisCommandClient(configuration: configuration, eventLoop: eventLoop, logger: logger)
-        self.historyStore = RedisHistory(client: commands, window: window)
+        self.historyStore = RedisHistory(client: commands, window: window, deployment: deployment, replication: replication, logger: logger)
+        self.makeSubscriber = makeSubscriber
     }
 
     public var eventLoop: EventLoop { subscriberLoop }
@@ -36,11 +95,7 @@ public final class RedisEventBroker: EventBroker {
         readinessChanged: @escaping @Sendable (Bool) -> Void
     ) {
         let logger = self.logger
-        let subscriber = RedisSubscriber(
-            configuration: configuration,
-            eventLoop: subscriberLoop,
-            logger: logger,
-            linger: linger,
+        let subscriber = makeSubscriber(SubscriberCallbacks(
             onMessage: { channel, payload in
                 guard let account = AccountChannel.account(in: channel) else {
                     logger.debug("message on a channel outside the schema", metadata: ["redis.channel": "\(channel)"])
@@ -52,11 +107,18 @@ public final class RedisEventBroker: EventBroker {
             onSubscribed: { channel in
                 if let account = AccountChannel.account(in: channel) { subscribed(account) }
             }
-        )
+        ))
         self.subscriber.withLockedValue { $0 = subscriber }
         commands.start()
         subscriber.start()
         installFunctionsWhenConnected(attempt: 0)
+        // A new primary (a promoted replica, a node added for a reshard) gets the library before
+        // calls reach it; one that still lacks it when they do is loaded then.
+        cluster?.onTopologyChange { [weak self] _ in
+            self?.historyStore.installFunctions().whenFailure { error in
+                logger.debug("could not load the herald function library on every primary yet", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     public func retain(account: String) {
@@ -70,7 +132,13 @@ public final class RedisEventBroker: EventBroker {
     public func publish(account: String, payload: ByteBuffer, history: Bool) -> EventLoopFuture<PublishReceipt> {
         let channel = AccountChannel.name(for: account)
         guard history else {
-            return commands.publish(channel: channel, message: payload).map { PublishReceipt(nodes: Int($0)) }.flatMapErrorThrowing(Self.rethrow)
+            let arguments = [ByteBuffer(string: deployment.publishCommand), ByteBuffer(string: channel), payload]
+            return commands.send(arguments, key: channel).flatMapThrowing { reply in
+                guard case .integer(let receivers) = reply else {
+                    throw RedisError.protocolError("\(self.deployment.publishCommand) answered \(reply) instead of an integer")
+                }
+                return PublishReceipt(nodes: Int(receivers))
+            }.flatMapErrorThrowing(Self.rethrow)
         }
         return historyStore.publish(channel: channel, event: payload).map { offset in
             PublishReceipt(nodes: nil, offset: offset.description)
@@ -95,7 +163,7 @@ public final class RedisEventBroker: EventBroker {
         throw BrokerError.unavailable("\(redis)")
     }
 
-    /// Loads the function library once the command connection is up, so backends can FCALL it
+    /// Loads the function library once the command connections are up, so backends can FCALL it
     /// from the start; after a Redis restart RedisHistory reloads it on the first call.
     private func installFunctionsWhenConnected(attempt: Int) {
         guard attempt < 600 else { return }

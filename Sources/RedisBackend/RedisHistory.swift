@@ -7,20 +7,37 @@ import PubSubBridge
 /// An account's event history in Redis (`herald:{A}:log` stream and `herald:{A}:epoch`), used through
 /// the `herald` function library so that storing, stamping the offset and publishing is one atomic step.
 ///
-/// Futures complete on the client's event loop. If Redis lost the library (a restart without persistence),
-/// a call reloads it once and retries.
+/// Futures complete on the client's event loop. If Redis lost the library (a restart without persistence,
+/// a new cluster primary), a call reloads it once and retries. On a cluster each call goes to the
+/// primary of the account's slot.
 public final class RedisHistory: Sendable {
     private let functions: RedisFunctions
     private let window: HistoryWindow
-    private var client: RedisCommandClient { functions.client }
+    private let deployment: RedisDeployment
+    private let replication: RedisReplicationWait?
+    private var client: any RedisCommandRouter { functions.client }
 
-    public init(client: RedisCommandClient, window: HistoryWindow, logger: Logger = Logger(label: "herald.redis.history")) {
-        let library = HeraldFunctionLibrary(window: window)
+    /// - Parameters:
+    ///   - deployment: a single Redis or a cluster (sharded publishing, full key lists).
+    ///   - replication: when set, a publish is reported only after `WAIT` saw it reach that many
+    ///     replicas (or its timeout passed), so a failover right after cannot lose it.
+    public init(
+        client: any RedisCommandRouter, window: HistoryWindow, deployment: RedisDeployment = .standalone,
+        replication: RedisReplicationWait? = nil, logger: Logger = Logger(label: "herald.redis.history")
+    ) {
+        let library = HeraldFunctionLibrary(window: window, deployment: deployment)
         self.functions = RedisFunctions(
             client: client,
             library: .init(name: "herald", versionFunction: "herald_version", version: library.version, source: library.source),
             logger: logger)
         self.window = window
+        self.deployment = deployment
+        self.replication = replication
+    }
+
+    /// `numkeys` and the keys of a call on `channel`.
+    private func keys(_ channel: String) -> [String] {
+        deployment.functionKeys(channel: channel, suffixes: HeraldFunctionLibrary.keySuffixes)
     }
 
     /// Loads the `herald` library unless Redis already has this exact version; safe to call from many nodes at once.
@@ -36,8 +53,8 @@ public final class RedisHistory: Sendable {
     /// Stores `event` (a JSON object) in the account's history with its offset as first key, publishes the
     /// stamped bytes on `channel` and returns the offset. Fails with ``RedisError/serverError(_:)`` for a non-object.
     public func publish(channel: String, event: ByteBuffer) -> EventLoopFuture<StreamOffset> {
-        self.call([ByteBuffer(string: "FCALL"), ByteBuffer(string: "herald_publish"), ByteBuffer(string: "1"),
-                   ByteBuffer(string: channel), event])
+        let arguments = (["FCALL", "herald_publish"] + keys(channel)).map { ByteBuffer(string: $0) } + [event]
+        return functions.call(arguments, key: channel, replication: replication)
             .flatMapThrowing { reply in
                 guard let text = reply.string, let offset = StreamOffset(text) else {
                     throw RedisError.protocolError("herald_publish answered \(reply) instead of an offset")
@@ -53,16 +70,16 @@ public final class RedisHistory: Sendable {
         guard limit > 0 else {
             return self.client.eventLoop.makeFailedFuture(RedisError.invalidCommand("history read limit must be > 0, got \(limit)"))
         }
-        var arguments = ["FCALL_RO", "herald_read", "1", channel, after.description, String(limit)]
+        var arguments = ["FCALL_RO", "herald_read"] + keys(channel) + [after.description, String(limit)]
         if let total { arguments.append(String(total)) }
-        return self.call(arguments.map { ByteBuffer(string: $0) })
+        return self.call(arguments.map { ByteBuffer(string: $0) }, channel: channel)
             .flatMapThrowing { reply in try Self.page(from: reply) }
     }
 
     /// The account's current offset (its epoch, created if absent, and the last entry id or `0-0`):
     /// reading after it later returns exactly what was published since.
     public func position(channel: String) -> EventLoopFuture<StreamOffset> {
-        self.call(["FCALL", "herald_position", "1", channel].map { ByteBuffer(string: $0) })
+        self.call((["FCALL", "herald_position"] + keys(channel)).map { ByteBuffer(string: $0) }, channel: channel)
             .flatMapThrowing { reply in
                 guard let text = reply.string, let offset = StreamOffset(text) else {
                     throw RedisError.protocolError("herald_position answered \(reply) instead of an offset")
@@ -71,8 +88,8 @@ public final class RedisHistory: Sendable {
             }
     }
 
-    private func call(_ arguments: [ByteBuffer]) -> EventLoopFuture<RESPValue> {
-        functions.call(arguments)
+    private func call(_ arguments: [ByteBuffer], channel: String) -> EventLoopFuture<RESPValue> {
+        functions.call(arguments, key: channel)
     }
 
     /// Decodes herald_read's `[epoch or "", truncated, hasMore, id1, event1, ...]`.

@@ -15,7 +15,7 @@ public final class RedisLifecycleStream: LifecycleRecorder {
     public let key: String
     private let node: String
 
-    public init(client: RedisCommandClient, key: String, caps: StreamCaps, node: String, logger: Logger) {
+    public init(client: any RedisCommandRouter, key: String, caps: StreamCaps, node: String, logger: Logger) {
         self.appender = RedisStreamAppender(client: client, caps: caps, logger: logger)
         self.key = key
         self.node = node

@@ -8,9 +8,10 @@ import PubSubBridge
 ///
 /// `XADD` takes one trim strategy, so the age cap is a second command; its threshold comes from
 /// the id Redis just generated (Redis's clock, never the node's), and it runs after the append
-/// succeeded, so an append is never delayed or undone by it.
+/// succeeded, so an append is never delayed or undone by it. On a cluster both go to the primary
+/// of the stream's slot.
 final class RedisStreamAppender: Sendable {
-    let client: RedisCommandClient
+    let client: any RedisCommandRouter
     let caps: StreamCaps
     private let logger: Logger
     /// When each stream was last trimmed by age (Redis milliseconds).
@@ -19,7 +20,7 @@ final class RedisStreamAppender: Sendable {
     /// Age trims per stream are at least this far apart.
     static let trimInterval: UInt64 = 1000
 
-    init(client: RedisCommandClient, caps: StreamCaps, logger: Logger) {
+    init(client: any RedisCommandRouter, caps: StreamCaps, logger: Logger) {
         self.client = client
         self.caps = caps
         self.logger = logger
@@ -33,7 +34,7 @@ final class RedisStreamAppender: Sendable {
             arguments.append(ByteBuffer(string: name))
             arguments.append(value)
         }
-        return client.send(arguments).flatMapThrowing { reply in
+        return client.send(arguments, key: key).flatMapThrowing { reply in
             guard let id = reply.string else { throw RedisError.protocolError("XADD answered \(reply) instead of an id") }
             self.trimByAge(key, after: id)
             return id
@@ -50,7 +51,7 @@ final class RedisStreamAppender: Sendable {
         }
         guard due else { return }
         let threshold = milliseconds - min(milliseconds, UInt64(max(0, caps.maxAge.nanoseconds / 1_000_000)))
-        client.send("XTRIM", key, "MINID", "~", String(threshold)).whenFailure { error in
+        client.send(key: key, "XTRIM", key, "MINID", "~", String(threshold)).whenFailure { error in
             self.logger.debug("stream age trim failed; the next append retries", metadata: ["redis.key": "\(key)", "error": "\(error)"])
         }
     }

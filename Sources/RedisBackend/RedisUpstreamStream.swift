@@ -20,7 +20,7 @@ public final class RedisUpstreamStream: UpstreamSink {
     private let key: UpstreamStreamKey
 
     /// - Parameter client: a started command connection; ``shutdown()`` closes it.
-    public init(client: RedisCommandClient, key: UpstreamStreamKey, caps: StreamCaps, logger: Logger) {
+    public init(client: any RedisCommandRouter, key: UpstreamStreamKey, caps: StreamCaps, logger: Logger) {
         self.appender = RedisStreamAppender(client: client, caps: caps, logger: logger)
         self.key = key
     }

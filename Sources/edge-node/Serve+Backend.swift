@@ -11,9 +11,9 @@ extension Serve {
         case stream, http, off
     }
 
-    /// The backend the node runs on: Redis when a URL is given, else the embedded single-node
-    /// broker; with the upstream (a Redis stream, or HTTP) and the lifecycle stream when asked for.
-    /// Checks the backend's options the way the node checks its own.
+    /// The backend the node runs on: Redis when a URL is given, a Redis Cluster when seed nodes are,
+    /// else the embedded single-node broker; with the upstream (a Redis stream, or HTTP) and the
+    /// lifecycle stream when asked for. Checks the backend's options the way the node checks its own.
     func makeBackend() throws -> NodeBackend.Factory {
         try EdgeNodeConfiguration.check("HERALD_HISTORY_MAX_EVENTS", historyMaxEvents, 1...1_000_000)
         try EdgeNodeConfiguration.check("HERALD_HISTORY_MAX_AGE_SECONDS", historyMaxAgeSeconds, 1...7 * 86_400)
@@ -29,7 +29,12 @@ extension Serve {
         let mode = try upstreamMode()
         let http = try httpUpstream(mode)
         let caps = StreamCaps(maxLength: upstreamMaxLen, maxAge: .seconds(Int64(upstreamMaxAgeSeconds)))
-        guard let url = redisURLSetting else {
+        let clusterNodes = redisClusterNodesSetting
+        if redisURLSetting != nil, clusterNodes != nil {
+            throw ConfigurationError.invalidOption(
+                "HERALD_REDIS_CLUSTER_NODES", "and HERALD_REDIS_URL are both set: set HERALD_REDIS_URL for one Redis, or HERALD_REDIS_CLUSTER_NODES for a Redis Cluster")
+        }
+        guard redisURLSetting != nil || clusterNodes != nil else {
             guard lifecycleStream.isEmpty else {
                 throw ConfigurationError.invalidOption("HERALD_LIFECYCLE_STREAM", "needs HERALD_REDIS_URL: the embedded broker has no stream a backend could read")
             }
@@ -41,27 +46,59 @@ extension Serve {
             }
         }
         var redis: RedisConfiguration
-        do {
-            redis = try RedisConfiguration(url: url)
-        } catch {
-            throw ConfigurationError.invalidRedisURL(String(describing: error))
+        var cluster: RedisClusterConfiguration?
+        if let clusterNodes {
+            do {
+                cluster = try RedisClusterConfiguration(nodes: clusterNodes)
+            } catch {
+                throw ConfigurationError.invalidOption("HERALD_REDIS_CLUSTER_NODES", "is not usable: \(error)")
+            }
+            guard lifecycleStream.isEmpty else {
+                throw ConfigurationError.invalidOption(
+                    "HERALD_LIFECYCLE_STREAM",
+                    "is not supported on a Redis Cluster yet: its presence entries would cross hash slots (unset it, or use one Redis)")
+            }
+            redis = cluster!.node
+        } else {
+            do {
+                redis = try RedisConfiguration(url: redisURLSetting ?? "")
+            } catch {
+                throw ConfigurationError.invalidRedisURL(String(describing: error))
+            }
         }
         redis.commandTimeout = .milliseconds(Int64(redisCommandTimeoutMs))
         redis.keepaliveInterval = RedisConfiguration.keepaliveInterval(forCommandTimeout: redis.commandTimeout)
         redis.maxPendingCommands = redisMaxPendingCommands
+        cluster?.node = redis
+        let replication = try replicationWait(cluster: cluster != nil)
         let linger = TimeAmount.milliseconds(Int64(subscriptionLingerMs))
         let streamKey = UpstreamStreamKey(base: upstreamStream, shards: upstreamStreams)
         let lifecycleKey = lifecycleStream.nonEmpty
-        return { [redis] context in
-            let broker = RedisEventBroker(configuration: redis, eventLoop: context.eventLoop, linger: linger, window: window, logger: context.logger)
+        return { [redis, cluster] context in
+            let broker =
+                if let cluster {
+                    RedisEventBroker(
+                        cluster: cluster, eventLoop: context.eventLoop, linger: linger, window: window, replication: replication,
+                        logger: context.logger)
+                } else {
+                    RedisEventBroker(
+                        configuration: redis, eventLoop: context.eventLoop, linger: linger, window: window, replication: replication,
+                        logger: context.logger)
+                }
             let presence = RedisPresenceStore(
-                client: broker.commands, timing: context.presenceTiming, logger: context.logger, lifecycleStream: lifecycleKey)
-            var backend = NodeBackend(broker: broker, presenceStore: presence, name: "redis")
-            // Upstream and lifecycle entries get a connection of their own: a burst of client
+                client: broker.commands, timing: context.presenceTiming, logger: context.logger, lifecycleStream: lifecycleKey,
+                deployment: broker.deployment)
+            var backend = NodeBackend(broker: broker, presenceStore: presence, name: cluster == nil ? "redis" : "redis-cluster")
+            // Upstream and lifecycle entries get connections of their own: a burst of client
             // messages never queues in front of history reads, presence calls or publishes.
-            var streams: RedisCommandClient?
+            var streams: (any RedisCommandRouter)?
             if mode == .stream || lifecycleKey != nil {
-                let client = RedisCommandClient(configuration: redis, eventLoop: context.eventLoop, logger: context.logger)
+                let client: any RedisCommandRouter =
+                    if let cluster {
+                        RedisClusterCommandClient(configuration: cluster, eventLoop: context.eventLoop, logger: context.logger)
+                    } else {
+                        RedisCommandClient(configuration: redis, eventLoop: context.eventLoop, logger: context.logger)
+                    }
                 client.start()
                 streams = client
             }
@@ -78,6 +115,20 @@ extension Serve {
     }
 
     private var redisURLSetting: String? { redisURL.nonEmpty ?? environment("REDIS_URL") }
+
+    /// `HERALD_REDIS_CLUSTER_NODES` (read here rather than as the option's default: it may carry a password).
+    private var redisClusterNodesSetting: String? { redisClusterNodes.nonEmpty ?? environment("REDIS_CLUSTER_NODES") }
+
+    /// `HERALD_REDIS_WAIT_REPLICAS` (default 1 on a cluster, 0 on one Redis) and `HERALD_REDIS_WAIT_TIMEOUT_MS`:
+    /// nil when publishes need not wait for replicas.
+    private func replicationWait(cluster: Bool) throws(ConfigurationError) -> RedisReplicationWait? {
+        let replicas = redisWaitReplicas ?? (cluster ? 1 : 0)
+        try EdgeNodeConfiguration.check("HERALD_REDIS_WAIT_REPLICAS", replicas, 0...16)
+        // WAIT holds the connection: it must answer before the command deadline closes it.
+        try EdgeNodeConfiguration.check("HERALD_REDIS_WAIT_TIMEOUT_MS", redisWaitTimeoutMs, 1...max(1, redisCommandTimeoutMs / 2))
+        guard replicas > 0 else { return nil }
+        return RedisReplicationWait(replicas: replicas, timeout: .milliseconds(Int64(redisWaitTimeoutMs)))
+    }
 
     /// `HERALD_UPSTREAM`, defaulting to http when a URL is set and to stream otherwise.
     func upstreamMode() throws(ConfigurationError) -> UpstreamMode {

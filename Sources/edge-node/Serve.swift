@@ -20,6 +20,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "redis://[user:pass@]host:port/db; unset runs the embedded single-node broker. [HERALD_REDIS_URL]")
     var redisURL: String = ""
 
+    @Option(help: "Redis Cluster seed nodes host:port,host:port (credentials: redis://user:pass@host:port,host:port); sharded pub/sub. [HERALD_REDIS_CLUSTER_NODES]")
+    var redisClusterNodes: String = ""
+
+    @Option(help: "Replicas a publish with history must reach (WAIT) before it is acknowledged; default 1 on a cluster (at most the shard's), 0 on one Redis. [HERALD_REDIS_WAIT_REPLICAS]")
+    var redisWaitReplicas: Int? = environment("REDIS_WAIT_REPLICAS").flatMap(Int.init)
+
+    @Option(help: "Milliseconds a publish waits for its replicas at most (at most half the command timeout). [HERALD_REDIS_WAIT_TIMEOUT_MS]")
+    var redisWaitTimeoutMs: Int = environment("REDIS_WAIT_TIMEOUT_MS").flatMap(Int.init) ?? 500
+
     @Option(help: "Node id in logs, frames and Redis; default hostname-pid. [HERALD_NODE_ID]")
     var nodeID: String = environment("NODE_ID") ?? "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
 
@@ -274,6 +283,7 @@ struct Serve: AsyncParsableCommand {
         "JWKS_REFRESH_SECONDS", "JWKS_MIN_REFRESH_SECONDS", "JWT_LEEWAY_SECONDS",
         "UPSTREAM_MAX_BYTES", "UPSTREAM_STREAMS", "UPSTREAM_MAX_LEN",
         "UPSTREAM_MAX_AGE_SECONDS", "UPSTREAM_TIMEOUT_MS", "UPSTREAM_CONCURRENCY", "SOCKETIO_MAX_SESSIONS",
+        "REDIS_WAIT_REPLICAS", "REDIS_WAIT_TIMEOUT_MS",
     ]
 }
 

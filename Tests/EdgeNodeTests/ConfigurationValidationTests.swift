@@ -61,6 +61,11 @@ struct ConfigurationValidationTests {
             (["HERALD_JWKS_MIN_REFRESH_SECONDS": "0"], [], "HERALD_JWKS_MIN_REFRESH_SECONDS"),
             (["HERALD_API_KEYS": "good,scoped{acme}{two words}"], [], "HERALD_API_KEYS"),
             (["HERALD_UPGRADE_REFUSALS": "sometimes"], [], "HERALD_UPGRADE_REFUSALS"),
+            (["HERALD_REDIS_CLUSTER_NODES": "127.0.0.1:7000,127.0.0.1"], [], "HERALD_REDIS_CLUSTER_NODES"),
+            (["HERALD_REDIS_CLUSTER_NODES": "127.0.0.1:7000", "HERALD_REDIS_URL": "redis://127.0.0.1:6379"], [], "HERALD_REDIS_CLUSTER_NODES"),
+            (["HERALD_REDIS_CLUSTER_NODES": "127.0.0.1:7000", "HERALD_LIFECYCLE_STREAM": "herald:lifecycle"], [], "HERALD_LIFECYCLE_STREAM"),
+            (["HERALD_REDIS_CLUSTER_NODES": "127.0.0.1:7000", "HERALD_REDIS_WAIT_REPLICAS": "-1"], [], "HERALD_REDIS_WAIT_REPLICAS"),
+            (["HERALD_REDIS_CLUSTER_NODES": "127.0.0.1:7000", "HERALD_REDIS_WAIT_TIMEOUT_MS": "5000"], [], "HERALD_REDIS_WAIT_TIMEOUT_MS"),
         ]
         for (environment, arguments, name) in cases {
             let (status, errors) = try serve(environment, arguments: arguments)

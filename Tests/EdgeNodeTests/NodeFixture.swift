@@ -98,11 +98,18 @@ final class RunningNode: Sendable {
         lifecycleStream: String? = nil,
         _ customize: (inout EdgeNodeConfiguration) -> Void = { _ in }
     ) async throws -> RunningNode {
+        let backend = try Fixture.backend(redisURL: redisURL, window: window, upstream: upstream, lifecycleStream: lifecycleStream)
+        return try await launch(backend: backend, ready: ready, customize)
+    }
+
+    /// A node on `backend` (a Redis Cluster, say); otherwise as ``start(redisURL:window:ready:upstream:lifecycleStream:_:)``.
+    static func launch(
+        backend: @escaping NodeBackend.Factory, ready: Bool = true, _ customize: (inout EdgeNodeConfiguration) -> Void = { _ in }
+    ) async throws -> RunningNode {
         var configuration = Fixture.configuration()
         customize(&configuration)
         var logger = Logger(label: "test.edge-node")
         logger.logLevel = ProcessInfo.processInfo.environment["HERALD_TEST_LOG"] == nil ? .critical : .debug
-        let backend = try Fixture.backend(redisURL: redisURL, window: window, upstream: upstream, lifecycleStream: lifecycleStream)
         let server = EdgeNodeServer(configuration: configuration, backend: backend, logger: logger)
         let group = ServiceGroup(services: [server], logger: logger)
         let task = Task { try await group.run() }

@@ -115,6 +115,11 @@ public final class RedisServerProcess: @unchecked Sendable {
         }
     }
 
+    /// Whether the server process is alive (not killed or stopped).
+    public var isRunning: Bool {
+        self.runningPID != nil
+    }
+
     private var runningPID: Int32? {
         self.lock.withLock { self.process.flatMap { $0.isRunning ? $0.processIdentifier : nil } }
     }

@@ -11,16 +11,24 @@
 #   deploy/local/cluster.sh kill-node I   SIGKILL node I (a crash)
 #   deploy/local/cluster.sh start-node I  start node I again on its port (after stop-node/kill-node)
 #   deploy/local/cluster.sh token ACCOUNT USER   mint a client token for the running cluster
+#   deploy/local/cluster.sh kill-redis I  SIGKILL Redis node I (HERALD_CLUSTER_REDIS=cluster: a failover drill)
+#   deploy/local/cluster.sh start-redis I start Redis node I again on its port (it rejoins as a replica)
 #
 # Environment:
 #   HERALD_CLUSTER_PORT        load balancer port (default 8080)
 #   HERALD_CLUSTER_STATE       state folder for logs, PIDs, configs (default <repo>/.state/cluster)
 #   HERALD_CLUSTER_REDIS_PORT  Redis port (default: a free one)
 #   HERALD_CLUSTER_AOF=1       Redis with --appendonly yes --appendfsync always (else no persistence)
+#   HERALD_CLUSTER_REDIS       single (default): one Redis; cluster: a Redis Cluster of 3 primaries and
+#                              3 replicas on free loopback ports (sharded pub/sub), nodes get
+#                              HERALD_REDIS_CLUSTER_NODES and HERALD_UPSTREAM_STREAMS=16 (unless set)
+#   HERALD_CLUSTER_NODE_TIMEOUT_MS  cluster-node-timeout of the Redis Cluster (default 2000): how long
+#                              a silent primary takes to be failed over
 #   HERALD_BUILD               release (default) or debug
 #   HERALD_SKIP_BUILD=1        use the edge-node already built in .build/$HERALD_BUILD
 #   HERALD_EDGE_NODE           path of an edge-node binary to use as is (no build)
 #   HERALD_REDIS_URL           when set, use that Redis instead of starting one
+#   HERALD_REDIS_CLUSTER_NODES when set, use that Redis Cluster (host:port,…) instead of starting one
 #   HERALD_*                   every other HERALD_ variable is passed to every node (JWT secret, API keys, …);
 #                              HERALD_LISTEN and HERALD_NODE_ID are set per node.
 set -euo pipefail
@@ -34,6 +42,8 @@ HERALD_BUILD="${HERALD_BUILD:-release}"
 DEV_SECRET="dev-cluster-secret-change-me-0123456789abcdef"
 DEV_API_KEY="dev-api-key"
 ENV_FILE="$STATE_DIR/cluster.env"
+REDIS_MODE="${HERALD_CLUSTER_REDIS:-single}"
+[ -n "${HERALD_REDIS_CLUSTER_NODES:-}" ] && REDIS_MODE=cluster
 
 log() { echo "[cluster] $*" >&2; }
 die() { log "$*"; exit 1; }
@@ -220,6 +230,67 @@ start_redis() {  # sets REDIS_URL
   return 1
 }
 
+# A Redis Cluster of 3 primaries and 3 replicas (sets REDIS_CLUSTER_NODES to their host:port list).
+start_redis_cluster() {
+  if [ -n "${HERALD_REDIS_CLUSTER_NODES:-}" ]; then
+    REDIS_CLUSTER_NODES="$HERALD_REDIS_CLUSTER_NODES"
+    log "using the Redis Cluster at HERALD_REDIS_CLUSTER_NODES (not started here)"
+    return 0
+  fi
+  local i seeds=()
+  for i in 1 2 3 4 5 6; do
+    start_redis_node "$i" || return 1
+    seeds+=("127.0.0.1:$(cat "$STATE_DIR/redis-$i.port")")
+  done
+  log "creating the Redis Cluster: ${seeds[*]} (3 primaries, one replica each)"
+  redis-cli --cluster create "${seeds[@]}" --cluster-replicas 1 --cluster-yes >>"$STATE_DIR/redis-cluster.log" 2>&1 \
+    || { tail -n 20 "$STATE_DIR/redis-cluster.log" >&2; return 1; }
+  wait_for 30 "every Redis Cluster node to report cluster_state:ok" redis_cluster_ok || return 1
+  REDIS_CLUSTER_NODES="$(IFS=,; echo "${seeds[*]}")"
+}
+
+# Starts Redis Cluster node <i> on its recorded port (start-redis), or on a free one the first time.
+start_redis_node() {  # start_redis_node <i>
+  local i="$1" port fixed=0 attempt pid persistence
+  if [ "${HERALD_CLUSTER_AOF:-0}" = 1 ]; then
+    persistence=(--appendonly yes --appendfsync always)
+  else
+    persistence=(--appendonly no)
+  fi
+  [ -f "$STATE_DIR/redis-$i.port" ] && fixed=1
+  mkdir -p "$STATE_DIR/redis-$i"
+  for attempt in 1 2 3 4 5; do
+    if [ "$fixed" = 1 ]; then port="$(cat "$STATE_DIR/redis-$i.port")"; else port="$(free_port)"; fi
+    spawn "redis-$i" "$STATE_DIR/redis-$i.log" redis-server --port "$port" --bind 127.0.0.1 --save '' "${persistence[@]}" \
+      --dir "$STATE_DIR/redis-$i" --maxmemory-policy noeviction --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-node-timeout "${HERALD_CLUSTER_NODE_TIMEOUT_MS:-2000}" --repl-diskless-sync-delay 0
+    pid="$(read_pid "redis-$i")"
+    if wait_for 15 "redis-server (cluster node $i) on port $port" redis_answers "$port" "$pid"; then
+      echo "$port" >"$STATE_DIR/redis-$i.port"
+      return 0
+    fi
+    tail -n 5 "$STATE_DIR/redis-$i.log" >&2
+    stop_process "$pid" redis-server KILL 2 || true
+    [ "$fixed" = 0 ] || return 1
+  done
+  return 1
+}
+
+# Succeeds once every running cluster node reports cluster_state:ok.
+redis_cluster_ok() {
+  local name port
+  for name in $(redis_node_names); do
+    owns "$(read_pid "$name")" redis-server || continue
+    port="$(cat "$STATE_DIR/$name.port")"
+    redis-cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || return 1
+  done
+}
+
+# The recorded Redis Cluster nodes: redis-1 … redis-6.
+redis_node_names() {
+  ls "$STATE_DIR" 2>/dev/null | sed -n 's/^\(redis-[0-9]*\)\.port$/\1/p' | sort -t- -k2 -n
+}
+
 # Succeeds once Redis answers PING; aborts wait_for when the process has died.
 redis_answers() {  # redis_answers <port> <pid>
   alive "$2" || { WAIT_ABORT=1; return 1; }
@@ -246,6 +317,7 @@ start_node() {  # start_node <i>
       # shellcheck disable=SC1090
       source "$ENV_FILE"
       export HERALD_LISTEN="127.0.0.1:$port" HERALD_NODE_ID="node-$i" HERALD_REDIS_URL="$HERALD_CLUSTER_REDIS_URL" \
+        HERALD_REDIS_CLUSTER_NODES="${HERALD_CLUSTER_REDIS_CLUSTER_NODES:-}" \
         HERALD_JWT_SECRET="$HERALD_CLUSTER_JWT_SECRET" HERALD_API_KEYS="$HERALD_CLUSTER_API_KEYS"
       close_inherited_fds
       exec setsid "$HERALD_CLUSTER_EDGE_NODE" serve </dev/null >>"$STATE_DIR/node-$i.log" 2>&1
@@ -339,8 +411,8 @@ start_haproxy() {  # start_haproxy <node count>
 
 running_pids() {
   local name program
-  for name in haproxy redis $(ls "$STATE_DIR" 2>/dev/null | sed -n 's/^\(node-[0-9]*\)\.pid$/\1/p'); do
-    case "$name" in haproxy) program=haproxy ;; redis) program=redis-server ;; *) program=edge-node ;; esac
+  for name in haproxy redis $(redis_node_names) $(ls "$STATE_DIR" 2>/dev/null | sed -n 's/^\(node-[0-9]*\)\.pid$/\1/p'); do
+    case "$name" in haproxy) program=haproxy ;; redis*) program=redis-server ;; *) program=edge-node ;; esac
     if owns "$(read_pid "$name")" "$program"; then echo "$name"; fi
   done
 }
@@ -356,12 +428,21 @@ cmd_up() {
     die "a cluster is already running from $STATE_DIR ($(running_pids | tr '\n' ' ')): run '$0 down' first"
   fi
   rm -f -- "$STATE_DIR"/*.pid "$STATE_DIR"/*.port "$STATE_DIR/cluster.env" "$STATE_DIR/node.env"
+  rm -rf -- "$STATE_DIR"/redis-[0-9]*
+  case "$REDIS_MODE" in single | cluster) ;; *) die "HERALD_CLUSTER_REDIS must be single or cluster, not '$REDIS_MODE'" ;; esac
   install_dependencies
   build_edge_node
   UP_DONE=0
   trap '[ "$UP_DONE" = 1 ] || { log "up failed: stopping what was started"; cmd_down || true; }' EXIT
 
-  start_redis
+  REDIS_URL="" REDIS_CLUSTER_NODES=""
+  if [ "$REDIS_MODE" = cluster ]; then
+    start_redis_cluster
+    # Client messages spread over 16 streams, so over every primary's slots.
+    export HERALD_UPSTREAM_STREAMS="${HERALD_UPSTREAM_STREAMS:-16}"
+  else
+    start_redis
+  fi
   local secret="${HERALD_JWT_SECRET:-$DEV_SECRET}" api_keys="${HERALD_API_KEYS:-$DEV_API_KEY}"
   [ -n "${HERALD_JWT_SECRET:-}" ] || log "HERALD_JWT_SECRET unset: using the development secret '$DEV_SECRET'"
   [ -n "${HERALD_API_KEYS:-}" ] || log "HERALD_API_KEYS unset: using the development API key '$DEV_API_KEY'"
@@ -373,13 +454,14 @@ cmd_up() {
       printf 'HERALD_CLUSTER_URL=%q\n' "http://127.0.0.1:$LB_PORT"
       printf 'HERALD_CLUSTER_NODES=%q\n' "$n"
       printf 'HERALD_CLUSTER_REDIS_URL=%q\n' "$REDIS_URL"
+      printf 'HERALD_CLUSTER_REDIS_CLUSTER_NODES=%q\n' "$REDIS_CLUSTER_NODES"
       printf 'HERALD_CLUSTER_EDGE_NODE=%q\n' "$EDGE_NODE"
       printf 'HERALD_CLUSTER_JWT_SECRET=%q\n' "$secret"
       printf 'HERALD_CLUSTER_API_KEYS=%q\n' "$api_keys"
     } >"$ENV_FILE"
     # Every other HERALD_* variable of this environment goes to every node (start-node too).
     local name
-    for name in $(compgen -e | grep '^HERALD_' | grep -v -E '^HERALD_(CLUSTER_.*|LISTEN|NODE_ID|REDIS_URL|JWT_SECRET|API_KEYS|BUILD|SKIP_BUILD|EDGE_NODE)$'); do
+    for name in $(compgen -e | grep '^HERALD_' | grep -v -E '^HERALD_(CLUSTER_.*|LISTEN|NODE_ID|REDIS_URL|REDIS_CLUSTER_NODES|JWT_SECRET|API_KEYS|BUILD|SKIP_BUILD|EDGE_NODE)$'); do
       printf 'export %s=%q\n' "$name" "${!name}"
     done >"$STATE_DIR/node.env"
   )
@@ -389,8 +471,14 @@ cmd_up() {
 
   local token
   token="$("$EDGE_NODE" token --account 42 --user alice --secret "$secret" --channels '*')"
+  local redis_summary="Redis at $REDIS_URL"
+  if [ "$REDIS_MODE" = cluster ]; then
+    redis_summary="Redis Cluster at $REDIS_CLUSTER_NODES
+  Backends:    redis-cli -c -p ${REDIS_CLUSTER_NODES##*:} SPUBLISH 'herald:{42}' '{\"type\":\"message.new\"}'   (live; PUBLISH reaches nobody)
+               redis-cli -c -p ${REDIS_CLUSTER_NODES##*:} FCALL herald_publish 3 'herald:{42}' 'herald:{42}:log' 'herald:{42}:epoch' '{\"type\":\"message.new\"}'"
+  fi
   cat <<INFO
-Herald cluster: $n edge nodes behind HAProxy, Redis at $REDIS_URL; state, logs and PIDs in $STATE_DIR
+Herald cluster: $n edge nodes behind HAProxy, $redis_summary; state, logs and PIDs in $STATE_DIR
   JWT secret:  $secret
   API key:     ${api_keys%%,*}
   Connect:     ws://127.0.0.1:$LB_PORT/ws/accounts/42/?token=$token
@@ -426,6 +514,14 @@ cmd_down() {
     stop_process "$pid" redis-server TERM 5 || failed=1
     log "stopped Redis (pid $pid)"
   fi
+  for name in $(redis_node_names); do
+    pid="$(read_pid "$name")"
+    if owns "$pid" redis-server; then
+      redis-cli -p "$(cat "$STATE_DIR/$name.port")" shutdown nosave >/dev/null 2>&1 || true
+      stop_process "$pid" redis-server TERM 5 || failed=1
+      log "stopped Redis Cluster node $name (pid $pid)"
+    fi
+  done
   rm -f -- "$STATE_DIR"/*.pid
   [ "$failed" = 0 ] || log "some processes needed SIGKILL"
   return 0
@@ -443,8 +539,20 @@ cmd_status() {
     printf '%-8s pid %-8s %-22s %s\n' redis "$pid" "127.0.0.1:$port" "$(redis-cli -p "$port" ping 2>/dev/null || echo 'no answer')"
   elif [ -n "$pid" ] || [ -f "$STATE_DIR/redis.port" ]; then
     printf '%-8s %-12s %-22s %s\n' redis "" "127.0.0.1:$(cat "$STATE_DIR/redis.port" 2>/dev/null || echo '?')" stopped; ok=1
-  else
+  elif [ -n "${HERALD_CLUSTER_REDIS_URL:-}" ]; then
     printf '%-8s %s\n' redis "external: $HERALD_CLUSTER_REDIS_URL"
+  fi
+  for name in $(redis_node_names); do
+    pid="$(read_pid "$name")" port="$(cat "$STATE_DIR/$name.port")"
+    if owns "$pid" redis-server; then
+      printf '%-8s pid %-8s %-22s %s\n' "$name" "$pid" "127.0.0.1:$port" \
+        "$(redis-cli -p "$port" role 2>/dev/null | head -n 1) $(redis-cli -p "$port" cluster info 2>/dev/null | grep '^cluster_state' | tr -d '\r')"
+    else
+      printf '%-8s %-12s %-22s %s\n' "$name" "" "127.0.0.1:$port" stopped
+    fi
+  done
+  if [ -z "$(redis_node_names)" ] && [ -n "${HERALD_CLUSTER_REDIS_CLUSTER_NODES:-}" ]; then
+    printf '%-8s %s\n' redis "external cluster: $HERALD_CLUSTER_REDIS_CLUSTER_NODES"
   fi
   for i in $(seq 1 "$n"); do
     pid="$(read_pid "node-$i")" port="$(cat "$STATE_DIR/node-$i.port" 2>/dev/null || echo '?')"
@@ -486,13 +594,20 @@ cmd_stop_node() {
   log "node-$1 exited after $((SECONDS - started)) s"
 }
 
+# SIGKILLs the recorded process <name> (a crash) and waits until it is gone; prints its PID.
+kill_recorded() {  # kill_recorded <name> <program>
+  local pid
+  pid="$(read_pid "$1")"
+  owns "$pid" "$2" || die "$1 is not running"
+  kill -KILL "$pid"
+  wait_for 5 "$1 to die" gone "$pid" "$2"
+  echo "$pid"
+}
+
 cmd_kill_node() {
   node_index "${1:-}"
   local pid
-  pid="$(read_pid "node-$1")"
-  owns "$pid" edge-node || die "node-$1 is not running"
-  kill -KILL "$pid"
-  wait_for 5 "node-$1 to die" gone "$pid" edge-node
+  pid="$(kill_recorded "node-$1" edge-node)"
   log "node-$1 (pid $pid) killed"
 }
 
@@ -500,6 +615,24 @@ cmd_start_node() {
   node_index "${1:-}"
   owns "$(read_pid "node-$1")" edge-node && die "node-$1 is already running"
   start_node "$1"
+}
+
+redis_node_index() {  # validates I against the recorded Redis Cluster nodes
+  [ -f "$STATE_DIR/redis-${1:-x}.port" ] || die "no Redis Cluster node '${1:-}' in $STATE_DIR (up with HERALD_CLUSTER_REDIS=cluster)"
+}
+
+cmd_kill_redis() {
+  redis_node_index "${1:-}"
+  local pid
+  pid="$(kill_recorded "redis-$1" redis-server)"
+  log "redis-$1 (pid $pid) killed; if it was a primary, its replica takes over after cluster-node-timeout"
+}
+
+cmd_start_redis() {
+  redis_node_index "${1:-}"
+  owns "$(read_pid "redis-$1")" redis-server && die "redis-$1 is already running"
+  start_redis_node "$1"
+  log "redis-$1 started again on port $(cat "$STATE_DIR/redis-$1.port")"
 }
 
 cmd_token() {
@@ -520,5 +653,7 @@ case "$command" in
   kill-node) cmd_kill_node "$@" ;;
   start-node) cmd_start_node "$@" ;;
   token) cmd_token "$@" ;;
-  *) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  kill-redis) cmd_kill_redis "$@" ;;
+  start-redis) cmd_start_redis "$@" ;;
+  *) sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
