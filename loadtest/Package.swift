@@ -70,6 +70,7 @@ let package = Package(
             dependencies: [
                 "SwarmKit", "FloorServer",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ] + nio
         ),

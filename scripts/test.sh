@@ -35,7 +35,8 @@ scripts/fuzz.sh --seconds "${HERALD_FUZZ_SECONDS:-10}"
 
 # Load tool: build and test swarm (its own package under loadtest/), then every benchmark
 # scenario in its few-second --smoke form against the debug builds made above. Scenarios that
-# need HAProxy or Nchan install them with apt-get when missing.
+# need HAProxy, Nchan or the Centrifuge peer (Debian's Go and Centrifuge packages) install them
+# with apt-get when missing.
 (cd loadtest && swift build && swift test)
 for scenario in idle fanout hot storm floor versus soak; do
   HERALD_BUILD=debug loadtest/scenarios/"$scenario".sh --smoke

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Fan-out ladder: 10,000 connections over 100 accounts, target deliveries/s of 10k, 50k, 100k,
 # 200k, 400k (10 s steps) until loss or p99 > 100 ms. Events go through Redis PUBLISH.
-#   fanout.sh [--smoke] [--target herald|nchan|floor] [--json out.json] [--html out.html]
-# --target nchan runs the Nchan peer (loadtest/peers/nchan/run.sh) and --target floor the bare
-# floor-server, both through swarm's generic mode with HTTP publishing.
+#   fanout.sh [--smoke] [--target herald|nchan|centrifugo|floor] [--json out.json] [--html out.html]
+# --target nchan runs the Nchan peer (loadtest/peers/nchan/run.sh), --target centrifugo the
+# Centrifuge peer (loadtest/peers/centrifugo/run.sh, one core unless CENTRIFUGO_GOMAXPROCS) and
+# --target floor the bare floor-server, all through swarm's generic mode with HTTP publishing.
+# Only --target herald builds edge-node.
 source "$(dirname "$0")/lib.sh"
 TARGET=herald JSON_OUT="" HTML_OUT=""
 while [ $# -gt 0 ]; do
@@ -19,7 +21,7 @@ if [ "$SMOKE" = 1 ]; then
 else
   CONNECTIONS=10000 ACCOUNTS=100 LADDER=10000,50000,100000,200000,400000 STEP=10 DURATION=240
 fi
-build_all
+if [ "$TARGET" = herald ]; then build_all; else build_swarm; fi
 OUT="$WORK_DIR/swarm.out"
 COMMON=(--connections "$CONNECTIONS" --accounts "$ACCOUNTS" --ladder "$LADDER" --step-seconds "$STEP"
   --duration "$DURATION" --max-p99-ms 100 --ramp 2000 --json "$WORK_DIR/result.json" --html "$WORK_DIR/report.html")
@@ -42,6 +44,19 @@ case "$TARGET" in
     # shellcheck disable=SC2086
     "$SWARM" run --generic --label nchan --url "ws://127.0.0.1:$NCHAN_PORT/sub/{account}" \
       --publish http --publish-url "http://127.0.0.1:$NCHAN_PORT/pub/{account}" $WORKER_PIDS "${COMMON[@]}" >"$OUT"
+    ;;
+  centrifugo)
+    start_redis
+    CENTRIFUGO_PORT=$(free_port)
+    CENTRIFUGO_PID=$(PORT="$CENTRIFUGO_PORT" REDIS_URL="$REDIS_URL" GOMAXPROCS="${CENTRIFUGO_GOMAXPROCS:-1}" \
+      RUN_DIR="$WORK_DIR/centrifugo" bash "$LOADTEST_DIR/peers/centrifugo/run.sh" | tail -n 1)
+    STARTED_PIDS+=("$CENTRIFUGO_PID")
+    # Centrifuge's JSON protocol: a connect command first; the server subscribes the connection
+    # to ?channel= and answers, and that answer marks it established.
+    "$SWARM" run --generic --label centrifugo --hello '{"id":1}' \
+      --url "ws://127.0.0.1:$CENTRIFUGO_PORT/connection/websocket?channel={account}" \
+      --publish http --publish-url "http://127.0.0.1:$CENTRIFUGO_PORT/pub/{account}" --pid "$CENTRIFUGO_PID" \
+      "${COMMON[@]}" >"$OUT"
     ;;
   floor)
     start_floor

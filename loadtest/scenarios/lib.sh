@@ -61,8 +61,13 @@ build_all() {
   if [ "${HERALD_SKIP_BUILD:-0}" != 1 ] || [ ! -x "$REPO_DIR/.build/$HERALD_BUILD/edge-node" ]; then
     build_with_retry "$REPO_DIR" -c "$HERALD_BUILD" --product edge-node
   fi
-  build_with_retry "$LOADTEST_DIR" -c "$SWARM_BUILD"
   EDGE_NODE="$REPO_DIR/.build/$HERALD_BUILD/edge-node"
+  build_swarm
+}
+
+# Builds only the load tool (swarm, floor-server): enough for runs against a peer or the floor.
+build_swarm() {
+  build_with_retry "$LOADTEST_DIR" -c "$SWARM_BUILD"
   SWARM="$LOADTEST_DIR/.build/$SWARM_BUILD/swarm"
   FLOOR="$LOADTEST_DIR/.build/$SWARM_BUILD/floor-server"
 }

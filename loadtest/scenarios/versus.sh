@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Herald against the Nchan peer: the fan-out ladder against each in one run (one after the
-# other, same machine, same counts), one HTML chart with both. Installs nginx-light and
-# libnginx-mod-nchan when missing.
+# Herald against its peers: the fan-out ladder against Herald, the Nchan peer and the Centrifuge
+# peer in one run (one after the other, same machine, same counts), one HTML chart with all three.
+# Installs nginx-light and libnginx-mod-nchan, and Debian's Go and Centrifuge packages, when
+# missing (peers/*/run.sh).
 #   versus.sh [--smoke] [--html out.html]
 source "$(dirname "$0")/lib.sh"
 HTML_OUT=""
@@ -10,15 +11,19 @@ while [ $# -gt 0 ]; do
   shift
 done
 SMOKE_FLAG=(); [ "$SMOKE" = 1 ] && SMOKE_FLAG=(--smoke)
+TARGETS=(herald nchan centrifugo)
 build_all
-"$LOADTEST_DIR/scenarios/fanout.sh" "${SMOKE_FLAG[@]}" --target herald --json "$WORK_DIR/herald.json" >/dev/null
-"$LOADTEST_DIR/scenarios/fanout.sh" "${SMOKE_FLAG[@]}" --target nchan --json "$WORK_DIR/nchan.json" >/dev/null
-"$SWARM" report --title "Herald vs Nchan: fan-out ladder" --html "$WORK_DIR/versus.html" \
-  "$WORK_DIR/herald.json" "$WORK_DIR/nchan.json" >&2
+RESULTS=()
+for target in "${TARGETS[@]}"; do
+  "$LOADTEST_DIR/scenarios/fanout.sh" "${SMOKE_FLAG[@]}" --target "$target" --json "$WORK_DIR/$target.json" >/dev/null
+  RESULTS+=("$WORK_DIR/$target.json")
+done
+"$SWARM" report --title "Herald vs Nchan vs Centrifuge: fan-out ladder" --html "$WORK_DIR/versus.html" \
+  "${RESULTS[@]}" >&2
 [ -n "$HTML_OUT" ] && cp "$WORK_DIR/versus.html" "$HTML_OUT"
-python3 - "$WORK_DIR/herald.json" "$WORK_DIR/nchan.json" <<'PY'
-import json, sys
-runs = {name: json.load(open(path)) for name, path in zip(["herald", "nchan"], sys.argv[1:])}
+python3 - "${RESULTS[@]}" <<'PY'
+import json, os, sys
+runs = {os.path.basename(path)[:-len(".json")]: json.load(open(path)) for path in sys.argv[1:]}
 print(json.dumps({"scenario": "versus", "best_passing_deliveries_per_second":
     {k: v.get("maxPassingDeliveriesPerSecond") for k, v in runs.items()}, "runs": runs}, separators=(",", ":")))
 PY

@@ -95,6 +95,7 @@ public final class ConnectionFleet: Sendable {
         let endpoint = configuration.targets[slot % configuration.targets.count]
         let path = requestPath(slot: slot, endpoint: endpoint, since: since)
         let waitsForWelcome = configuration.dialect == .herald
+        let hello = configuration.hello
         let subscriptions = configuration.channels
         var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(configuration.handshakeTimeout)
@@ -110,7 +111,8 @@ public final class ConnectionFleet: Sendable {
             let upgrader = NIOWebSocketClientUpgrader(maxFrameSize: 1 << 20, automaticErrorHandling: false) { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = WebSocketClientHandler(
-                        slot: slot, tally: bound.value, waitsForWelcome: waitsForWelcome, subscriptions: subscriptions
+                        slot: slot, tally: bound.value, waitsForWelcome: waitsForWelcome, hello: hello,
+                        subscriptions: subscriptions
                     ) { context, node, offset in
                         self.established(slot: slot, loopIndex: loopIndex, node: node, offset: offset)
                     }

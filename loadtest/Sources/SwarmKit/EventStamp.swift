@@ -5,7 +5,7 @@ import NIOCore
 ///
 /// Decoding scans the raw frame bytes for `"seq":` and `"ts":` instead of parsing JSON, so it
 /// works on any server's framing of the event (Herald prepends `"offset"`, Nchan passes the body
-/// through) and costs a few hundred nanoseconds per frame.
+/// through, Centrifuge wraps it in a push) and costs a few hundred nanoseconds per frame.
 public struct EventStamp: Sendable, Hashable {
     /// Per-account sequence number, starting at 1.
     public var sequence: UInt64
@@ -42,6 +42,30 @@ public struct EventStamp: Sendable, Hashable {
     /// Finds the stamp in a buffer's readable bytes.
     public static func find(in buffer: ByteBuffer) -> EventStamp? {
         buffer.withUnsafeReadableBytes { find(in: $0) }
+    }
+
+    /// Calls `body` with the stamp of each newline-separated message in a frame and returns how
+    /// many there were. Centrifuge batches several JSON pushes into one frame, one per line; a
+    /// newline never occurs inside a JSON string, so one-message frames are one line.
+    @discardableResult
+    public static func forEach(in bytes: UnsafeRawBufferPointer, _ body: (EventStamp) -> Void) -> Int {
+        var found = 0
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+            if let stamp = find(in: UnsafeRawBufferPointer(rebasing: bytes[start..<end])) {
+                body(stamp)
+                found += 1
+            }
+            start = end + 1
+        }
+        return found
+    }
+
+    /// ``forEach(in:_:)`` over a buffer's readable bytes.
+    @discardableResult
+    public static func forEach(in buffer: ByteBuffer, _ body: (EventStamp) -> Void) -> Int {
+        buffer.withUnsafeReadableBytes { forEach(in: $0, body) }
     }
 
     private static let seqKey = Array(#""seq":"#.utf8)

@@ -8,8 +8,9 @@ public struct SwarmConfiguration: Sendable {
         /// Herald: a token per virtual user (`?token=` unless the URL has `{token}`), the
         /// `connected` first frame marks a connection established, JSON pings.
         case herald
-        /// Any WebSocket broadcast server: the URL template as given, established at the upgrade,
-        /// WebSocket ping frames; only frames carrying a stamp are counted.
+        /// Any WebSocket broadcast server: the URL template as given, established at the upgrade
+        /// (or at the answer to ``SwarmConfiguration/hello``), WebSocket ping frames; only
+        /// messages carrying a stamp are counted.
         case generic
     }
 
@@ -53,6 +54,10 @@ public struct SwarmConfiguration: Sendable {
     public var accountPrefix: String = "swarm"
     /// Sub-channels put in every token's `channels` claim and subscribed after connecting.
     public var channels: [String] = []
+    /// Generic dialect: a text frame sent right after the upgrade, for servers that want a
+    /// command first (Centrifuge's connect, `{"id":1}`); the connection is then established at
+    /// the server's first frame, its answer.
+    public var hello: String?
     /// HS256 secret for tokens (Herald dialect).
     public var secret: String?
     public var accountClaim: String = "account"
@@ -172,6 +177,7 @@ public struct SwarmConfiguration: Sendable {
                 problems.append("source address \(address) is not loopback; pass --allow-remote")
             }
         }
+        if hello != nil && dialect != .generic { problems.append("--hello is for the generic dialect (--generic)") }
         if !steps.isEmpty && publish == .none { problems.append("steps need a publish route (--publish)") }
         if durationSeconds <= 0 { problems.append("--duration must be positive") }
         if dialect != .herald && (resume || typingPerSecond > 0 || presencePerSecond > 0) {

@@ -1,9 +1,11 @@
 import NIOCore
 import NIOWebSocket
 
-/// The per-connection handler once the upgrade is done: counts stamped frames into its loop's
-/// ``LoopTally``, marks the connection established (at the `connected` frame for Herald, at the
-/// upgrade otherwise), answers pings and closes. Client frames are masked (RFC 6455 §5.3).
+/// The per-connection handler once the upgrade is done: sends the generic `hello` frame if any,
+/// counts stamped messages into its loop's ``LoopTally`` (several per frame when the server batches
+/// them one per line), marks the connection established (at the `connected` frame for Herald, at
+/// the server's first frame after a `hello`, at the upgrade otherwise), answers pings and closes.
+/// Client frames are masked (RFC 6455 §5.3).
 final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -11,6 +13,7 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
     private let slot: Int
     private let tally: LoopTally
     private let waitsForWelcome: Bool
+    private let hello: String?
     private let subscriptions: [String]
     private let onEstablished: (ChannelHandlerContext, String?, String?) -> Void
     private var established = false
@@ -22,22 +25,31 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
     ///   - slot: the connection slot this channel serves.
     ///   - tally: the loop's tally (this handler runs on that loop).
     ///   - waitsForWelcome: true for Herald: established at the `connected` frame.
+    ///   - hello: a text frame sent right after the upgrade (generic mode, e.g. Centrifuge's
+    ///     connect command); the connection is then established at the server's first frame.
     ///   - subscriptions: sub-channels to subscribe to once established.
     ///   - onEstablished: called once, on the loop, when the connection counts as established,
     ///     with the node id and history offset of the `connected` frame (Herald).
     init(
-        slot: Int, tally: LoopTally, waitsForWelcome: Bool, subscriptions: [String],
+        slot: Int, tally: LoopTally, waitsForWelcome: Bool, hello: String? = nil, subscriptions: [String],
         onEstablished: @escaping (ChannelHandlerContext, String?, String?) -> Void
     ) {
         self.slot = slot
         self.tally = tally
         self.waitsForWelcome = waitsForWelcome
+        self.hello = hello
         self.subscriptions = subscriptions
         self.onEstablished = onEstablished
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        if !waitsForWelcome { markEstablished(context: context, node: nil, offset: nil) }
+        if let hello {
+            var payload = context.channel.allocator.buffer(capacity: hello.utf8.count)
+            payload.writeString(hello)
+            send(opcode: .text, data: payload, context: context)
+        } else if !waitsForWelcome {
+            markEstablished(context: context, node: nil, offset: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -69,13 +81,18 @@ final class WebSocketClientHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     private func received(text: ByteBuffer, context: ChannelHandlerContext) {
-        if let stamp = EventStamp.find(in: text) {
-            // Herald puts a history event's offset first, so this is a prefix check.
-            let offset = waitsForWelcome ? FrameScan.leadingOffset(in: text) : nil
-            tally.recordDelivery(slot: slot, stamp: stamp, now: WallClock.nanoseconds(), offset: offset)
+        let now = WallClock.nanoseconds()
+        // Herald puts a history event's offset first, so this is a prefix check.
+        let offset = waitsForWelcome ? FrameScan.leadingOffset(in: text) : nil
+        let stamps = EventStamp.forEach(in: text) { stamp in
+            tally.recordDelivery(slot: slot, stamp: stamp, now: now, offset: offset)
+        }
+        if stamps > 0 { return }
+        tally.otherFrames += 1
+        if !established, hello != nil {
+            markEstablished(context: context, node: nil, offset: nil)  // the server's answer to the hello
             return
         }
-        tally.otherFrames += 1
         guard waitsForWelcome else { return }
         // Herald's first frame; its keys come in no fixed order, so look for the pair anywhere.
         if !established {

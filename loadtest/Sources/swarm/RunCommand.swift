@@ -19,6 +19,8 @@ struct RunCommand: AsyncParsableCommand {
     var urls: [String] = []
     @Flag(help: "Generic mode: the URL template as is, no token, counted frames are those carrying seq/ts.")
     var generic = false
+    @Option(help: "Generic mode: a text frame sent after the upgrade (e.g. Centrifuge's {\"id\":1}); established at the server's answer.")
+    var hello: String?
     @Option(help: "A name for this run in reports.") var label: String?
     @Option(help: "Connections to hold.") var connections = 100
     @Option(help: "Accounts the connections are spread over.") var accounts = 10
@@ -87,6 +89,7 @@ struct RunCommand: AsyncParsableCommand {
         config.usersPerAccount = users
         config.accountPrefix = accountPrefix
         config.channels = channels.split(separator: ",").map(String.init)
+        config.hello = hello
         config.secret = secret ?? environment["HERALD_JWT_SECRET"]
         config.accountClaim = accountClaim
         config.rampPerSecond = ramp

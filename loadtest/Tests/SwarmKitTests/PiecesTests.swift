@@ -17,6 +17,16 @@ struct PiecesTests {
         #expect(EventStamp.find(in: ByteBuffer(string: #"{"type":"connected","node":"n1"}"#)) == nil)
     }
 
+    @Test("each line of a batched frame is a message (Centrifuge sends up to four per frame)")
+    func batchedStamps() {
+        let lines = (1...4).map { EventStamp(sequence: $0, sentAtNanoseconds: 7).eventJSON(eventBytes: 60) }
+        let frame = lines.joined(separator: "\n") + "\n" + #"{"id":2,"result":{}}"# + "\n"
+        var seen: [UInt64] = []
+        #expect(EventStamp.forEach(in: ByteBuffer(string: frame)) { seen.append($0.sequence) } == 4)
+        #expect(seen == [1, 2, 3, 4])
+        #expect(EventStamp.forEach(in: ByteBuffer(string: #"{"id":1,"result":{}}"#)) { _ in } == 0)
+    }
+
     @Test("percentiles come out in milliseconds")
     func percentiles() {
         var histogram = Histogram<UInt64>.microseconds()
