@@ -31,7 +31,10 @@ struct ClusterShardingBenchmark {
 
     private func run(primaries: Int) async throws -> String {
         let cluster = try await ClusterFixture.start(nodes: 1, primaries: primaries, replicasPerPrimary: 0)
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.redis.stop()  // now: a Task might not run before the test process exits
+            Task { await cluster.stop() }
+        }
         var clients: [RecordingClient] = []
         for account in Self.accounts {
             for user in ["a", "b"] { clients.append(try await RecordingClient.connect(to: cluster.nodes[0], account: account, user: user)) }

@@ -18,7 +18,10 @@ struct RedisClusterTests {
     @Test("accounts on all three shards get each event once, however it was published", .timeLimit(.minutes(2)))
     func eventsOnEveryShard() async throws {
         let cluster = try await ClusterFixture.start(nodes: 3)
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.redis.stop()  // now: a Task might not run before the test process exits
+            Task { await cluster.stop() }
+        }
         let accounts = try await cluster.accounts(perShard: 2, prefix: "spread").flatMap { $0 }
         #expect(accounts.count == 6)
         var clients: [RecordingClient] = []
@@ -59,7 +62,10 @@ struct RedisClusterTests {
     @Test("history, recovery, presence, typing and upstream work as on one Redis", .timeLimit(.minutes(2)))
     func clientGuarantees() async throws {
         let cluster = try await ClusterFixture.start(nodes: 2)
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.redis.stop()  // now: a Task might not run before the test process exits
+            Task { await cluster.stop() }
+        }
         let accounts = try await cluster.accounts(perShard: 1, prefix: "guarantee").flatMap { $0 }
         for account in accounts {
             let alice = try await RecordingClient.connect(to: cluster.nodes[0], account: account, user: "alice")
@@ -108,7 +114,10 @@ struct RedisClusterTests {
           .timeLimit(.minutes(2)))
     func failover() async throws {
         let cluster = try await ClusterFixture.start(nodes: 2, durable: true)
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.redis.stop()  // now: a Task might not run before the test process exits
+            Task { await cluster.stop() }
+        }
         let byShard = try await cluster.accounts(perShard: 2, prefix: "failover")
         let accounts = byShard.flatMap { $0 }
         var clients: [RecordingClient] = []
@@ -143,7 +152,10 @@ struct RedisClusterTests {
     @Test("a reshard mid-publish moves accounts' keys and subscriptions and loses nothing", .timeLimit(.minutes(2)))
     func slotMigration() async throws {
         let cluster = try await ClusterFixture.start(nodes: 2)
-        defer { Task { await cluster.stop() } }
+        defer {
+            cluster.redis.stop()  // now: a Task might not run before the test process exits
+            Task { await cluster.stop() }
+        }
         let shards = try await cluster.redis.shards()
         let source = try #require(shards.first { $0.serves(slot: 0) })
         let target = try #require(shards.first { $0.primaryPort != source.primaryPort })
