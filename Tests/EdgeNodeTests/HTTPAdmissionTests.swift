@@ -50,4 +50,21 @@ struct KeepAliveUpgradeTests {
         await connection.close()
         await node.stop()
     }
+
+    @Test("a refused upgrade after a keep-alive request gets its refusal once, not offered to a second upgrade handler")
+    func refusedUpgradeAfterKeepAliveRequest() async throws {
+        let node = try await RunningNode.start()
+        let connection = try await TestRawConnection.connect(port: node.port)
+        try await connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = try await connection.receive { $0.contains("HTTP/1.1 200") }
+        try await connection.send(
+            "GET /ws?token=not-a-token HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        let refused = try await connection.receive { $0.contains("HTTP/1.1 401") && $0.contains("}") }
+        #expect(refused.contains("HTTP/1.1 401"), "\(refused)")
+        let after = try await connection.receive(until: { _ in false }, timeout: .milliseconds(300))
+        #expect(after.components(separatedBy: "HTTP/1.1 401").count == 2, "one refusal: \(after)")
+        await connection.close()
+        await node.stop()
+    }
 }

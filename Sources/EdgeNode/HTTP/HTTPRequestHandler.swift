@@ -26,9 +26,13 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let slot: HandshakeSlot
     private var state = State.idle
     private var timeout: Scheduled<Void>?
-    /// Puts an upgrade handler back in front of this one before an answer that keeps the
-    /// connection open, so the next request on it may be an upgrade too.
-    var rearmUpgrade: (() -> Void)?
+    /// Puts an upgrade handler in front of this one and hands it a later request's head that asks
+    /// for an upgrade (NIO's only looks at a connection's first request); false when it could not.
+    var upgradeLater: ((HTTPRequestHead) -> Bool)?
+    /// Whether the next head to arrive was offered to an upgrade handler already (the
+    /// connection's first request always is): a head that comes back was declined, and is
+    /// answered here rather than offered again.
+    private var upgradeOffered = true
 
     init(router: HTTPRouter, requestTimeout: TimeAmount, slot: HandshakeSlot) {
         self.router = router
@@ -43,6 +47,9 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         timeout?.cancel()
         timeout = nil
+        // The closure reaches back to this handler (the upgrade's completion removes it): drop it,
+        // or the handler, its handshake slot and the closures outlive the connection.
+        upgradeLater = nil
     }
 
     private func armTimeout(context: ChannelHandlerContext, after limit: TimeAmount? = nil) {
@@ -62,6 +69,13 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             if case .handedOver = state { return }
+            if upgradeOffered {
+                upgradeOffered = false
+            } else if case .idle = state, head.headers.contains(name: "upgrade"), let upgradeLater {
+                upgradeOffered = true
+                if upgradeLater(head) { return }
+                upgradeOffered = false
+            }
             armTimeout(context: context)
             received(head, context: context)
         case .body(let chunk):
@@ -150,8 +164,6 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "content-type", value: response.contentType)
         headers.add(name: "content-length", value: String(response.body.count))
         headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
-        // Before the answer goes out: a pipelined next request is released as soon as it has.
-        if keepAlive { rearmUpgrade?() }
         headers.add(contentsOf: response.headers)
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)

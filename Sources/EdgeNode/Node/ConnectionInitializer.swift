@@ -6,8 +6,9 @@ import NIOHTTP1
 ///
 /// NIO's upgrade handler only looks at a connection's first request and leaves the pipeline when
 /// it is not an upgrade. Load balancers reuse idle keep-alive connections for new clients'
-/// upgrades (HAProxy does), so after each answer that keeps the connection open a fresh upgrade
-/// handler is put back in front of the HTTP handler: every request may be an upgrade.
+/// upgrades (HAProxy does), so when a later request on the connection asks for an upgrade, a
+/// fresh upgrade handler is put in front of the HTTP handler and handed that request: every
+/// request may be an upgrade, and plain requests (publishes) pay nothing for it.
 struct ConnectionInitializer: Sendable {
     let router: HTTPRouter
     let webSockets: WebSocketEntries
@@ -25,19 +26,22 @@ struct ConnectionInitializer: Sendable {
         )
         try channel.pipeline.syncOperations.addHandler(httpHandler)
         let webSockets = self.webSockets
-        httpHandler.rearmUpgrade = { [weak channel] in
-            guard let pipeline = channel?.pipeline.syncOperations else { return }
-            try? Self.addUpgradeHandler(to: pipeline, before: boundHTTPHandler.value, upgrader: webSockets.makeUpgrader(slot: slot), completion: completion)
+        httpHandler.upgradeLater = { [weak channel] head in
+            guard let pipeline = channel?.pipeline.syncOperations else { return false }
+            return (try? Self.upgrade(
+                head, in: pipeline, before: boundHTTPHandler.value, upgrader: webSockets.makeUpgrader(slot: slot), completion: completion
+            )) != nil
         }
     }
 
-    /// Puts an upgrade handler back in front of `handler`, sharing the HTTP handlers
-    /// `configureHTTPServerPipeline` set up (the upgrade removes them when it happens).
-    private static func addUpgradeHandler(
-        to pipeline: ChannelPipeline.SynchronousOperations, before handler: HTTPRequestHandler,
+    /// Puts an upgrade handler in front of `handler`, sharing the HTTP handlers
+    /// `configureHTTPServerPipeline` set up (the upgrade removes them when it happens), and hands
+    /// it `head`; the rest of the request reaches it through the pipeline.
+    private static func upgrade(
+        _ head: HTTPRequestHead, in pipeline: ChannelPipeline.SynchronousOperations, before handler: HTTPRequestHandler,
         upgrader: any HTTPServerProtocolUpgrader, completion: @escaping @Sendable (ChannelHandlerContext) -> Void
     ) throws {
-        guard (try? pipeline.handler(type: HTTPServerUpgradeHandler.self)) == nil else { return }
+        guard (try? pipeline.handler(type: HTTPServerUpgradeHandler.self)) == nil else { throw ChannelPipelineError.alreadyRemoved }
         var extra: [RemovableChannelHandler] = [try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)]
         if let pipelining = try? pipeline.handler(type: HTTPServerPipelineHandler.self) { extra.append(pipelining) }
         if let validator = try? pipeline.handler(type: NIOHTTPResponseHeadersValidator.self) { extra.append(validator) }
@@ -46,5 +50,7 @@ struct ConnectionInitializer: Sendable {
             upgraders: [upgrader], httpEncoder: try pipeline.handler(type: HTTPResponseEncoder.self), extraHTTPHandlers: extra,
             upgradeCompletionHandler: completion)
         try pipeline.addHandler(upgradeHandler, position: .before(handler))
+        let context = try pipeline.context(handler: upgradeHandler)
+        upgradeHandler.channelRead(context: context, data: NIOAny(HTTPServerRequestPart.head(head)))
     }
 }
