@@ -28,6 +28,8 @@ final class ConnectionShard {
     private var pendingFlush: [any EventRecipient] = []
     private var flushScheduled = false
     private var idleSweep: RepeatedTask?
+    /// What the sessions on this loop share (made by the first of them; see ``SessionFactory``).
+    var sessionContext: SessionContext?
 
     init(
         eventLoop: EventLoop, index: Int, interest: AccountInterest, metrics: NodeMetrics, readiness: NodeReadiness, presence: PresenceTracker,
@@ -155,10 +157,11 @@ final class ConnectionShard {
         for connection in connections { connection.flush() }
     }
 
-    /// Closes connections silent for longer than `limit`, checking every half heartbeat.
+    /// Closes connections silent for longer than two heartbeats and those whose token ran out,
+    /// checking every second (or every half heartbeat, when that is shorter).
     func startIdleSweep(heartbeat: TimeAmount) {
         let limit = heartbeat * 2
-        let interval = TimeAmount.nanoseconds(max(heartbeat.nanoseconds / 2, 100_000_000))
+        let interval = TimeAmount.nanoseconds(min(max(heartbeat.nanoseconds / 2, 100_000_000), 1_000_000_000))
         let shard = NIOLoopBound(self, eventLoop: eventLoop)
         idleSweep = eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
             shard.value.closeIdle(now: .now(), limit: limit)
@@ -167,9 +170,13 @@ final class ConnectionShard {
 
     func closeIdle(now: NIODeadline, limit: TimeAmount) {
         for members in accounts.values {
-            for connection in members.all.values where now - connection.lastActivity > limit {
-                metrics.idleCloses.increment()
-                connection.close(code: .idleTimeout, reason: "no message for two heartbeats")
+            for connection in members.all.values {
+                if now - connection.lastActivity > limit {
+                    metrics.idleCloses.increment()
+                    connection.close(code: .idleTimeout, reason: "no message for two heartbeats")
+                } else if let expiresAt = connection.expiresAt, now >= expiresAt {
+                    connection.closeExpired()
+                }
             }
         }
     }
@@ -191,5 +198,6 @@ final class ConnectionShard {
     func stop() {
         idleSweep?.cancel()
         idleSweep = nil
+        sessionContext = nil  // it refers back to this shard
     }
 }

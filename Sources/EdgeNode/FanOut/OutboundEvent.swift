@@ -31,6 +31,8 @@ protocol EventRecipient: AnyObject {
     func isSubscribed(to channel: String) -> Bool
     /// When the client last sent anything (the idle sweep closes silent ones).
     var lastActivity: NIODeadline { get }
+    /// When its token runs out, leeway included (the sweep closes it then); nil: never.
+    var expiresAt: NIODeadline? { get }
     /// The connection in presence.
     var presenceMember: PresenceMember { get }
     /// Takes an event; false when the connection did not (closed, or closed now for being slow).
@@ -38,4 +40,6 @@ protocol EventRecipient: AnyObject {
     /// Flushes what ``write(_:)`` queued since the last flush.
     func flush()
     func close(code: CloseCode, reason: String)
+    /// Closes the connection because its token ran out (4003).
+    func closeExpired()
 }

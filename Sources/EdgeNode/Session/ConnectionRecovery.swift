@@ -68,7 +68,24 @@ struct ConnectionRecovery {
     private(set) var resumed = false
     /// The newest offset written to the connection (its start offset before any event).
     private(set) var last: StreamOffset?
-    private var replay: Replay?
+    /// The running replay, held out of line: most connections never replay, and its state is
+    /// larger than the rest of this machine (memory per idle connection counts).
+    private var replay: Replay? {
+        get { replayBox?.value }
+        set { replayBox = newValue.map { ReplayBox($0) } }
+        _modify {
+            // Copy on write: a box shared with a copy of this value is copied before mutation.
+            if replayBox == nil || !isKnownUniquelyReferenced(&replayBox!) { replayBox = ReplayBox(replayBox?.value) }
+            yield &replayBox!.value
+            if replayBox?.value == nil { replayBox = nil }
+        }
+    }
+    private var replayBox: ReplayBox?
+
+    private final class ReplayBox {
+        var value: Replay?
+        init(_ value: Replay?) { self.value = value }
+    }
 
     init(start: StreamOffset?, maxReplayEvents: Int, maxHeldBytes: Int) {
         self.base = start

@@ -15,14 +15,9 @@ import Presence
 /// client can hold at most the limit plus one frame (or one replay page) of the node's memory.
 /// Confined to its event loop.
 final class Session: EventRecipient {
-    /// Limits and identity for one connection.
+    /// What is particular to one connection (the node's limits are in ``SessionContext``).
     struct Settings: Sendable {
         var connectionID: String
-        var nodeID: String
-        var heartbeatSeconds: Int
-        var maxSubscriptions: Int
-        var messagesPerSecond: Int
-        var messageBurst: Int
         /// The account's history position at connect time, sent in the `connected` frame: the
         /// connection is owed every event after it.
         var startOffset: StreamOffset?
@@ -30,31 +25,26 @@ final class Session: EventRecipient {
         var channels: Set<String> = []
         /// `?since=` from the connect request: replay from there right after `connected`.
         var since: String?
-        var maxReplayEvents: Int
-        /// The least time between two resumes.
-        var resumeInterval: TimeAmount
-        /// Bytes of live events held during a replay before the client counts as too slow.
-        var maxHeldBytes: Int
-        /// The token's `exp`: at it plus `tokenLeeway` the session closes with 4003 unless a
+        /// The token's `exp`: at it plus the leeway the session closes with 4003 unless a
         /// `refresh` extended it. nil: the session does not expire.
         var expiresAt: Date? = nil
-        var tokenLeeway: TimeAmount = .zero
-        /// What goes upstream; nil when the node has no upstream.
-        var upstream: UpstreamPolicy? = nil
     }
 
     private enum State { case open, closed }
 
     let identity: ClientIdentity
     private let settings: Settings
-    private let shard: ConnectionShard
-    private let broker: any EventBroker
-    private let upstream: (any UpstreamSink)?
-    private let encodings: FrameEncodings
-    private let presence: PresenceTracker
-    private let metrics: NodeMetrics
-    private let logger: Logger
-    private let eventLoop: EventLoop
+    /// Shared with every session of this event loop.
+    private let context: SessionContext
+    private var shard: ConnectionShard { context.shard }
+    private var broker: any EventBroker { context.broker }
+    private var upstream: (any UpstreamSink)? { context.upstream }
+    private var encodings: FrameEncodings { context.encodings }
+    private var presence: PresenceTracker { context.presence }
+    private var metrics: NodeMetrics { context.metrics }
+    private var logger: Logger { context.logger }
+    private var eventLoop: EventLoop { context.eventLoop }
+    private var tokens: TokenVerifier? { context.tokens }
     private var client: ClientSession
     private var recovery: ConnectionRecovery
     /// A replay page to request once the transport is writable again.
@@ -66,36 +56,24 @@ final class Session: EventRecipient {
     private var heldEncoding: FrameEncodings.Index?
     private weak var transport: (any SessionTransport)?
     private(set) var lastActivity: NIODeadline
-    /// Verifies the tokens of `refresh` messages; nil refuses them.
-    private let tokens: TokenVerifier?
-    /// Closes the session with 4003 when its token runs out.
-    private var expiry: Scheduled<Void>?
+    /// When the token runs out, leeway included: the shard's sweep closes the session with 4003
+    /// then (a sweep rather than a timer per connection, which would cost ~200 bytes each).
+    private(set) var expiresAt: NIODeadline?
 
-    init(
-        identity: ClientIdentity, settings: Settings, shard: ConnectionShard, broker: any EventBroker, encodings: FrameEncodings,
-        upstream: (any UpstreamSink)? = nil, presence: PresenceTracker, metrics: NodeMetrics, logger: Logger, eventLoop: EventLoop,
-        tokens: TokenVerifier? = nil
-    ) {
-        self.tokens = tokens
+    init(identity: ClientIdentity, settings: Settings, context: SessionContext) {
         let now = NIODeadline.now()
+        let limits = context.limits
         self.identity = identity
         self.settings = settings
-        self.shard = shard
-        self.broker = broker
-        self.upstream = upstream
-        self.encodings = encodings
-        self.presence = presence
-        self.metrics = metrics
-        self.logger = logger
-        self.eventLoop = eventLoop
+        self.context = context
         self.lastActivity = now
         self.client = ClientSession(
-            identity: identity, maxSubscriptions: settings.maxSubscriptions,
-            messagesPerSecond: settings.messagesPerSecond, burst: settings.messageBurst, now: now,
-            typingTTL: .milliseconds(presence.timing.typingTTL), channels: settings.channels, resumeInterval: settings.resumeInterval,
-            upstream: upstream == nil ? nil : settings.upstream)
+            identity: identity, maxSubscriptions: limits.maxSubscriptions,
+            messagesPerSecond: limits.messagesPerSecond, burst: limits.messageBurst, now: now,
+            typingTTL: .milliseconds(context.presence.timing.typingTTL), channels: settings.channels, resumeInterval: limits.resumeInterval,
+            upstream: context.upstream == nil ? nil : limits.upstream)
         self.recovery = ConnectionRecovery(
-            start: settings.startOffset, maxReplayEvents: settings.maxReplayEvents, maxHeldBytes: settings.maxHeldBytes)
+            start: settings.startOffset, maxReplayEvents: limits.maxReplayEvents, maxHeldBytes: limits.maxHeldBytes)
     }
 
     var subscribedChannels: Set<String> { client.subscriptions }
@@ -115,8 +93,8 @@ final class Session: EventRecipient {
     func start(on transport: any SessionTransport) {
         self.transport = transport
         send(.connected(
-            connectionID: settings.connectionID, node: settings.nodeID, account: identity.account,
-            user: identity.user, heartbeat: settings.heartbeatSeconds, offset: settings.startOffset?.description))
+            connectionID: settings.connectionID, node: context.limits.nodeID, account: identity.account,
+            user: identity.user, heartbeat: context.limits.heartbeatSeconds, offset: settings.startOffset?.description))
         metrics.connections.increment()
         metrics.connectionsOpened.increment()
         registered = true
@@ -136,8 +114,7 @@ final class Session: EventRecipient {
     /// The connection is gone: stop deliveries (safe to call more than once).
     func transportClosed() {
         state = .closed
-        expiry?.cancel()
-        expiry = nil
+        expiresAt = nil
         guard registered else { return }
         registered = false
         if let heldEncoding { encodings.release(heldEncoding) }
@@ -290,16 +267,16 @@ final class Session: EventRecipient {
 
     // MARK: Token expiry
 
-    /// (Re)arms the expiry: the session closes with 4003 at `date` plus the leeway.
+    /// (Re)sets the expiry: the session closes with 4003 at `date` plus the leeway.
     private func expire(at date: Date) {
-        expiry?.cancel()
-        let remaining = date.timeIntervalSinceNow * 1e9 + Double(settings.tokenLeeway.nanoseconds)
-        let delay = TimeAmount.nanoseconds(Int64(Swift.max(0, Swift.min(remaining, 1e17))))
-        expiry = eventLoop.assumeIsolated().scheduleTask(in: delay) {
-            guard self.state == .open else { return }
-            self.metrics.tokenExpiryCloses.increment()
-            self.close(code: .tokenExpired, reason: "token_expired: refresh the token before it expires, or reconnect with a new one")
-        }
+        let remaining = date.timeIntervalSinceNow * 1e9 + Double(context.limits.tokenLeeway.nanoseconds)
+        expiresAt = .now() + .nanoseconds(Int64(Swift.max(0, Swift.min(remaining, 1e17))))
+    }
+
+    func closeExpired() {
+        guard state == .open else { return }
+        metrics.tokenExpiryCloses.increment()
+        close(code: .tokenExpired, reason: "token_expired: refresh the token before it expires, or reconnect with a new one")
     }
 
     /// Verifies a `refresh` token off the event loop; one for this account and user moves the
@@ -339,7 +316,7 @@ final class Session: EventRecipient {
         guard let upstream else { return }
         metrics.upstreamMessages.increment()
         let message = UpstreamMessage(
-            account: identity.account, user: identity.user, connection: settings.connectionID, node: settings.nodeID, id: id, type: type,
+            account: identity.account, user: identity.user, connection: settings.connectionID, node: context.limits.nodeID, id: id, type: type,
             data: data, receivedAt: UInt64(max(0, Date().timeIntervalSince1970 * 1000)))
         upstream.send(message).hop(to: eventLoop).assumeIsolated().whenComplete { result in
             switch result {

@@ -23,15 +23,24 @@ struct SessionFactory: Sendable {
         guard let shard = fanOut.shard(for: eventLoop) else { throw ChannelError.inappropriateOperationForState }
         let number = serial.wrappingIncrementThenLoad(ordering: .relaxed)
         let settings = Session.Settings(
-            connectionID: "\(configuration.nodeID)-\(number)", nodeID: configuration.nodeID,
-            heartbeatSeconds: configuration.heartbeatSeconds, maxSubscriptions: configuration.maxSubscriptionsPerConnection,
-            messagesPerSecond: configuration.clientMessagesPerSecond, messageBurst: configuration.clientMessageBurst,
-            startOffset: acceptance.offset.flatMap(StreamOffset.init), channels: acceptance.channels,
-            since: acceptance.since, maxReplayEvents: configuration.maxReplayEvents, resumeInterval: configuration.resumeInterval,
-            maxHeldBytes: configuration.outboundBufferBytes, expiresAt: acceptance.expiresAt,
+            connectionID: "\(configuration.nodeID)-\(number)", startOffset: acceptance.offset.flatMap(StreamOffset.init),
+            channels: acceptance.channels, since: acceptance.since, expiresAt: acceptance.expiresAt)
+        return Session(identity: acceptance.identity, settings: settings, context: context(for: shard))
+    }
+
+    /// The context the sessions of `shard`'s loop share, made by the first of them.
+    private func context(for shard: ConnectionShard) -> SessionContext {
+        if let context = shard.sessionContext { return context }
+        let limits = SessionContext.Limits(
+            nodeID: configuration.nodeID, heartbeatSeconds: configuration.heartbeatSeconds,
+            maxSubscriptions: configuration.maxSubscriptionsPerConnection, messagesPerSecond: configuration.clientMessagesPerSecond,
+            messageBurst: configuration.clientMessageBurst, maxReplayEvents: configuration.maxReplayEvents,
+            resumeInterval: configuration.resumeInterval, maxHeldBytes: configuration.outboundBufferBytes,
             tokenLeeway: .seconds(Int64(configuration.authentication.leewaySeconds)), upstream: configuration.upstream)
-        return Session(
-            identity: acceptance.identity, settings: settings, shard: shard, broker: broker, encodings: fanOut.encodings, upstream: upstream,
-            presence: presence, metrics: metrics, logger: logger, eventLoop: eventLoop, tokens: tokens)
+        let context = SessionContext(
+            limits: limits, shard: shard, broker: broker, encodings: fanOut.encodings, upstream: upstream, presence: presence,
+            metrics: metrics, logger: logger, tokens: tokens)
+        shard.sessionContext = context
+        return context
     }
 }

@@ -48,6 +48,7 @@ struct WebSocketUpgrade: WebSocketEntry {
             return
         }
         guard let acceptance = slot.value.acceptance else { throw ChannelError.inappropriateOperationForState }
+        slot.value.acceptance = nil  // the session has it now; the slot lives as long as the connection
         let session = try sessions.makeSession(for: acceptance, on: channel.eventLoop)
         try WebSocketFramePipeline.addHandlers(to: channel.pipeline.syncOperations, maxMessageBytes: maxMessageBytes)
         try channel.pipeline.syncOperations.addHandler(WebSocketTransport(session: session, encoding: encoding, logger: sessions.logger))
