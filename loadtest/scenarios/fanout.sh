@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fan-out ladder: 10,000 connections over 100 accounts, target deliveries/s of 10k, 50k, 100k,
 # 200k, 400k (10 s steps) until loss or p99 > 100 ms. Events go through Redis PUBLISH.
-#   fanout.sh [--smoke] [--target herald|nchan|centrifugo|floor] [--json out.json] [--html out.html]
+#   fanout.sh [--smoke] [--target herald|herald-http|nchan|centrifugo|floor] [--json out.json] [--html out.html]
+# --target herald-http publishes the same events through Herald's HTTP API (POST /api/v1/publish,
+# with history), so the node's CPU includes the publish requests.
 # --target nchan runs the Nchan peer (loadtest/peers/nchan/run.sh), --target centrifugo the
 # Centrifuge peer (loadtest/peers/centrifugo/run.sh, one core unless CENTRIFUGO_GOMAXPROCS) and
 # --target floor the bare floor-server, all through swarm's generic mode with HTTP publishing.
@@ -21,7 +23,7 @@ if [ "$SMOKE" = 1 ]; then
 else
   CONNECTIONS=10000 ACCOUNTS=100 LADDER=10000,50000,100000,200000,400000 STEP=10 DURATION=240
 fi
-if [ "$TARGET" = herald ]; then build_all; else build_swarm; fi
+case "$TARGET" in herald*) build_all ;; *) build_swarm ;; esac
 OUT="$WORK_DIR/swarm.out"
 COMMON=(--connections "$CONNECTIONS" --accounts "$ACCOUNTS" --ladder "$LADDER" --step-seconds "$STEP"
   --duration "$DURATION" --max-p99-ms 100 --ramp 2000 --json "$WORK_DIR/result.json" --html "$WORK_DIR/report.html")
@@ -31,6 +33,12 @@ case "$TARGET" in
     start_node fanout-n1
     "$SWARM" run --label herald --url "ws://127.0.0.1:$NODE_PORT" --secret "$SECRET" \
       --publish redis --redis "$REDIS_URL" --pid "$NODE_PID" "${COMMON[@]}" >"$OUT"
+    ;;
+  herald-http)
+    start_redis
+    start_node fanout-n1
+    "$SWARM" run --label herald-http --url "ws://127.0.0.1:$NODE_PORT" --secret "$SECRET" \
+      --publish http --publish-url "http://127.0.0.1:$NODE_PORT" --api-key "$API_KEY" --pid "$NODE_PID" "${COMMON[@]}" >"$OUT"
     ;;
   nchan)
     NCHAN_RUN="$LOADTEST_DIR/peers/nchan/run.sh"

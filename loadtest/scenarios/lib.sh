@@ -56,12 +56,18 @@ build_with_retry() {  # build_with_retry <dir> <swift build args...>
   return 1
 }
 
-# HERALD_SKIP_BUILD=1 uses the edge-node binary already built (e.g. while someone else builds).
+# HERALD_SKIP_BUILD=1 uses the edge-node binary already built (e.g. while someone else builds);
+# HERALD_EDGE_NODE=<path> runs that binary instead and builds none (before/after comparisons
+# with a build of another commit).
 build_all() {
-  if [ "${HERALD_SKIP_BUILD:-0}" != 1 ] || [ ! -x "$REPO_DIR/.build/$HERALD_BUILD/edge-node" ]; then
-    build_with_retry "$REPO_DIR" -c "$HERALD_BUILD" --product edge-node
+  if [ -n "${HERALD_EDGE_NODE:-}" ]; then
+    EDGE_NODE="$HERALD_EDGE_NODE"
+  else
+    if [ "${HERALD_SKIP_BUILD:-0}" != 1 ] || [ ! -x "$REPO_DIR/.build/$HERALD_BUILD/edge-node" ]; then
+      build_with_retry "$REPO_DIR" -c "$HERALD_BUILD" --product edge-node
+    fi
+    EDGE_NODE="$REPO_DIR/.build/$HERALD_BUILD/edge-node"
   fi
-  EDGE_NODE="$REPO_DIR/.build/$HERALD_BUILD/edge-node"
   build_swarm
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Herald against its peers: the fan-out ladder against Herald, the Nchan peer and the Centrifuge
-# peer in one run (one after the other, same machine, same counts), one HTML chart with all three.
+# Herald against its peers: the fan-out ladder against Herald (events by Redis PUBLISH, then by its
+# HTTP API with history), the Nchan peer and the Centrifuge peer in one run (one after the other,
+# same machine, same counts), one HTML chart with all four.
 # Installs nginx-light and libnginx-mod-nchan, and Debian's Go and Centrifuge packages, when
 # missing (peers/*/run.sh).
 #   versus.sh [--smoke] [--html out.html]
@@ -11,7 +12,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 SMOKE_FLAG=(); [ "$SMOKE" = 1 ] && SMOKE_FLAG=(--smoke)
-TARGETS=(herald nchan centrifugo)
+TARGETS=(herald herald-http nchan centrifugo)
 build_all
 RESULTS=()
 for target in "${TARGETS[@]}"; do

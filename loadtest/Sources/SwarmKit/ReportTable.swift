@@ -63,7 +63,15 @@ public enum ReportTable {
             }
             for step in report.steps {
                 for server in step.servers {
-                    lines.append("step \(step.index) server pid \(server.pid): RSS \(server.rssKiB) KiB, CPU \(fmt(server.cpuPercent)) %")
+                    var line = "step \(step.index) server pid \(server.pid): RSS \(server.rssKiB) KiB, CPU \(fmt(server.cpuPercent)) %"
+                    if let perDelivery = server.microsecondsPerDelivery { line += ", \(fmt(perDelivery)) µs/delivery" }
+                    if let perPublish = server.microsecondsPerPublish { line += ", \(fmt(perPublish)) µs/publish" }
+                    lines.append(line)
+                }
+                if let swarm = step.swarm {
+                    lines.append(
+                        "step \(step.index) swarm: CPU \(fmt(swarm.cpuPercent)) %"
+                            + (swarm.microsecondsPerReceivedEvent.map { ", \(fmt($0)) µs per received event" } ?? ""))
                 }
             }
         }

@@ -62,6 +62,9 @@ public struct RunReport: Codable, Sendable {
         /// Accounts with loss, duplicates or reordering (the rest were perfect).
         public var accountsWithIssues: [AccountIssue]
         public var servers: [ServerUse]
+        /// swarm's own CPU over the step, so a reader can tell when the load tool, not the
+        /// server, is what saturates (nil in reports from older versions).
+        public var swarm: SwarmUse?
         /// Why the ladder stopped here, if it did.
         public var stopReason: String?
         public var passed: Bool
@@ -85,6 +88,16 @@ public struct RunReport: Codable, Sendable {
         public var cpuPercent: Double
         /// Open descriptors (`/proc/<pid>/fd`).
         public var openDescriptors: Int?
+        /// This process's CPU time over the step per delivered event and per publish, µs.
+        public var microsecondsPerDelivery: Double?
+        public var microsecondsPerPublish: Double?
+    }
+
+    /// swarm's own use over a step.
+    public struct SwarmUse: Codable, Sendable {
+        public var cpuPercent: Double
+        /// swarm's CPU time over the step per event frame it received (publishing included), µs.
+        public var microsecondsPerReceivedEvent: Double?
     }
 
     /// The `--pid` processes and the fleet at one moment (`--sample-seconds`): counters are

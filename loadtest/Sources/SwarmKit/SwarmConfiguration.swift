@@ -97,6 +97,9 @@ public struct SwarmConfiguration: Sendable {
     /// Source addresses to bind before connecting.
     public var sourceAddresses = SourceAddressPool(addresses: [])
     public var publish: PublishRoute = .none
+    /// HTTP publishing: keep-alive connections per endpoint, one request in flight on each (an
+    /// account always uses the same one, so its events stay in order).
+    public var publishConnections = 8
     public var spread: AccountPicker.Spread = .roundRobin
     /// Approximate size of one event in bytes.
     public var eventBytes: Int = 200
@@ -179,6 +182,7 @@ public struct SwarmConfiguration: Sendable {
         }
         if hello != nil && dialect != .generic { problems.append("--hello is for the generic dialect (--generic)") }
         if !steps.isEmpty && publish == .none { problems.append("steps need a publish route (--publish)") }
+        if publishConnections < 1 || publishConnections > 1_000 { problems.append("--publish-connections must be 1-1000") }
         if durationSeconds <= 0 { problems.append("--duration must be positive") }
         if dialect != .herald && (resume || typingPerSecond > 0 || presencePerSecond > 0) {
             problems.append("--resume, --typing-rate and --presence-rate need the Herald dialect")

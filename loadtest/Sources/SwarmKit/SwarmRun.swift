@@ -220,6 +220,7 @@ public struct SwarmRun: Sendable {
         let config = configuration
         let before = try await fleet.snapshots(resetLatency: true).get()
         let samplesBefore = sampler.sample()
+        let ownBefore = sampler.sample(pid: getpid())
         let counts = try await loop.submit { (ledger.published, ledger.failures, ledger.skipped) }.get()
         fleet.pauseChurn(false)
         let startedAt = WallClock.monotonic()
@@ -244,6 +245,7 @@ public struct SwarmRun: Sendable {
         let losses = try await fleet.evaluate(StepWindow(startedAt: startedAt, ranges: ranges, failed: failed)).get()
         let snapshots = try await fleet.snapshots(resetLatency: true).get()
         let samplesAfter = sampler.sample()
+        let ownAfter = sampler.sample(pid: getpid())
 
         var latency = Histogram<UInt64>.microseconds()
         var delivered = 0
@@ -286,23 +288,40 @@ public struct SwarmRun: Sendable {
         } else if summary.p99 > config.maxP99Milliseconds {
             stopReason = "p99 \(summary.p99) ms over \(config.maxP99Milliseconds) ms"
         }
+        let published = after.0 - counts.0
         let servers = samplesAfter.map { sample in
-            RunReport.ServerUse(
+            let earlier = samplesBefore.first { $0.pid == sample.pid }
+            let cpuSeconds = earlier.map { sample.cpuSeconds - $0.cpuSeconds }
+            return RunReport.ServerUse(
                 pid: sample.pid, rssKiB: sample.rssKiB,
-                cpuPercent: samplesBefore.first { $0.pid == sample.pid }.map { sample.cpuPercent(since: $0) } ?? 0,
-                openDescriptors: sample.openDescriptors)
+                cpuPercent: earlier.map { sample.cpuPercent(since: $0) } ?? 0,
+                openDescriptors: sample.openDescriptors,
+                microsecondsPerDelivery: cpuSeconds.flatMap { Self.microseconds($0, per: delivered) },
+                microsecondsPerPublish: cpuSeconds.flatMap { Self.microseconds($0, per: published) })
+        }
+        var swarmUse: RunReport.SwarmUse?
+        if let ownBefore, let ownAfter {
+            swarmUse = .init(
+                cpuPercent: ownAfter.cpuPercent(since: ownBefore),
+                microsecondsPerReceivedEvent: Self.microseconds(ownAfter.cpuSeconds - ownBefore.cpuSeconds, per: delivered))
         }
         return RunReport.Step(
             index: index, targetDeliveriesPerSecond: step.targetDeliveriesPerSecond, eventsPerSecond: step.eventsPerSecond,
-            seconds: config.stepSeconds, published: after.0 - counts.0, publishFailures: after.1 - counts.1,
+            seconds: config.stepSeconds, published: published, publishFailures: after.1 - counts.1,
             publishSkipped: after.2 - counts.2,
             eligibleConnections: losses.reduce(0) { $0 + $1.eligibleConnections },
             expected: losses.reduce(0) { $0 + $1.expected }, delivered: delivered,
             deliveriesPerSecond: rounded(Double(delivered) / config.stepSeconds), lost: lost,
             duplicates: duplicates.reduce(0, +), reordered: reordered.reduce(0, +),
             ineligibleConnections: losses.reduce(0) { $0 + $1.ineligibleConnections }, gaps: gaps.reduce(0, +), latency: summary,
-            accountsWithIssues: Array(issues.prefix(100)), servers: servers, stopReason: stopReason,
+            accountsWithIssues: Array(issues.prefix(100)), servers: servers, swarm: swarmUse, stopReason: stopReason,
             passed: stopReason == nil)
+    }
+
+    /// CPU seconds spread over `count` things, in µs each (rounded to 0.01), or nil for none.
+    static func microseconds(_ cpuSeconds: Double, per count: Int) -> Double? {
+        guard count > 0 else { return nil }
+        return (cpuSeconds * 1e8 / Double(count)).rounded() / 100
     }
 
     // MARK: Samples
@@ -380,9 +399,13 @@ public struct SwarmRun: Sendable {
         case .redisFunction(let endpoint):
             return RedisEventSink(endpoint: endpoint, command: .function, loop: loop, encoder: encoder, ledger: ledger)
         case .heraldHTTP(let endpoints, let key):
-            return HTTPEventSink(endpoints: endpoints, body: .heraldAPI(apiKey: key), loop: loop, encoder: encoder, ledger: ledger)
+            return HTTPEventSink(
+                endpoints: endpoints, body: .heraldAPI(apiKey: key), loop: loop, encoder: encoder, ledger: ledger,
+                connectionsPerEndpoint: configuration.publishConnections)
         case .genericHTTP(let endpoints):
-            return HTTPEventSink(endpoints: endpoints, body: .rawEvent, loop: loop, encoder: encoder, ledger: ledger)
+            return HTTPEventSink(
+                endpoints: endpoints, body: .rawEvent, loop: loop, encoder: encoder, ledger: ledger,
+                connectionsPerEndpoint: configuration.publishConnections)
         }
     }
 

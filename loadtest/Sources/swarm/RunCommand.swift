@@ -51,6 +51,8 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Redis channel template for --publish redis.") var channelTemplate = "herald:{{account}}"
     @Option(name: .customLong("publish-url"), help: "HTTP publish URL (repeatable); Herald: http://host:port (POST /api/v1/publish); generic: a template like http://127.0.0.1:8081/pub/{account}.")
     var publishURLs: [String] = []
+    @Option(name: .customLong("publish-connections"), help: "HTTP publishing: keep-alive connections per endpoint, one request in flight on each.")
+    var publishConnections = 8
     @Option(help: "API key for Herald's HTTP API (default: first of $HERALD_API_KEYS).") var apiKey: String?
     @Option(help: "Events per second (one step of --step-seconds).") var rate: Double?
     @Option(help: "Ladder of target deliveries/s, e.g. 10000,50000,100000 (events/s = target / connections per account).")
@@ -108,6 +110,7 @@ struct RunCommand: AsyncParsableCommand {
         config.handshakeTimeout = .milliseconds(Int64(handshakeTimeout * 1000))
         config.sourceAddresses = try SourceAddressPool(parsing: sourceAddresses)
         config.publish = try publishRoute(environment: environment)
+        config.publishConnections = publishConnections
         config.spread = try accountSpread()
         config.eventBytes = eventBytes
         config.stepSeconds = stepSeconds

@@ -1,7 +1,7 @@
 import Foundation
 import Histogram
 import NIOCore
-import SwarmKit
+@testable import SwarmKit
 import Testing
 
 @Suite("Parsing, percentiles and reports")
@@ -88,5 +88,15 @@ struct PiecesTests {
         #expect(html.contains("<svg"))
         #expect(html.components(separatedBy: "<circle").count - 1 == 2 * 3)  // 2 steps × p50/p99/p99.9
         #expect(ReportTable.render(report).contains("p99 ms"))
+    }
+}
+
+@Suite("CPU per event")
+struct CPUPerEventTests {
+    @Test("CPU seconds over a count in µs each; nothing for no events")
+    func perEvent() {
+        #expect(SwarmRun.microseconds(0.5, per: 100_000) == 5)
+        #expect(SwarmRun.microseconds(0.012345, per: 1_000) == 12.35)
+        #expect(SwarmRun.microseconds(1, per: 0) == nil)
     }
 }
