@@ -235,8 +235,15 @@ public struct SwarmRun: Sendable {
         try await Task.sleep(for: .seconds(config.graceSeconds))
         // Give a backed-up publisher a little longer to drain, never past the run's deadline.
         let drainLimit = min(deadline, WallClock.monotonic() + 5_000_000_000)
+        var drained = false
         while try await loop.submit({ sink.backlog }).get() > 0, WallClock.monotonic() < drainLimit {
+            drained = true
             try await Task.sleep(for: .milliseconds(50))
+        }
+        // Events acknowledged while draining get the same grace to arrive as the others did;
+        // judging at once would count the last of them lost.
+        if drained, WallClock.monotonic() < deadline {
+            try await Task.sleep(for: .seconds(min(config.graceSeconds, Double(deadline - WallClock.monotonic()) / 1e9)))
         }
         let (ranges, failed, after) = try await loop.submit {
             let (ranges, failed) = ledger.stepRanges()
