@@ -28,7 +28,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var timeout: Scheduled<Void>?
     /// Puts an upgrade handler in front of this one and hands it a later request's head that asks
     /// for an upgrade (NIO's only looks at a connection's first request); false when it could not.
-    var upgradeLater: ((HTTPRequestHead) -> Bool)?
+    var upgradeLater: ((HTTPRequestHead, ChannelPipeline.SynchronousOperations) -> Bool)?
     /// Whether the next head to arrive was offered to an upgrade handler already (the
     /// connection's first request always is): a head that comes back was declined, and is
     /// answered here rather than offered again.
@@ -73,7 +73,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                 upgradeOffered = false
             } else if case .idle = state, head.headers.contains(name: "upgrade"), let upgradeLater {
                 upgradeOffered = true
-                if upgradeLater(head) { return }
+                if upgradeLater(head, context.pipeline.syncOperations) { return }
                 upgradeOffered = false
             }
             armTimeout(context: context)

@@ -26,9 +26,10 @@ struct ConnectionInitializer: Sendable {
         )
         try channel.pipeline.syncOperations.addHandler(httpHandler)
         let webSockets = self.webSockets
-        httpHandler.upgradeLater = { [weak channel] head in
-            guard let pipeline = channel?.pipeline.syncOperations else { return false }
-            return (try? Self.upgrade(
+        // No reference to the channel here: a weak one would give every channel a side table, and
+        // every retain of it (several per delivery) would take the slow path.
+        httpHandler.upgradeLater = { head, pipeline in
+            (try? Self.upgrade(
                 head, in: pipeline, before: boundHTTPHandler.value, upgrader: webSockets.makeUpgrader(slot: slot), completion: completion
             )) != nil
         }
