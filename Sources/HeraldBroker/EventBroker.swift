@@ -22,6 +22,9 @@ public protocol EventBroker: Sendable {
     func release(account: String)
     /// Publishes `payload` to every node's clients of `account`; succeeds with a receipt.
     /// With `history`, the event is first appended to the account's history and carries its offset.
+    /// `payload` is an event the caller built and checked (a JSON object of valid UTF-8 without an
+    /// `offset`, a type that is not reserved, targets of the right types — what the HTTP API's
+    /// validation guarantees): a broker may store it without checking it again.
     func publish(account: String, payload: ByteBuffer, history: Bool) -> EventLoopFuture<PublishReceipt>
     /// The account's current history position, where a client that connects now starts.
     func position(account: String) -> EventLoopFuture<StreamOffset>

@@ -15,7 +15,8 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
 
     /// Bump when the Lua code changes, so running nodes replace an older library.
     /// 5: the full key list (`<channel> <channel>:log <channel>:epoch`) and the sharded variant.
-    static let revision = 5
+    /// 6: `herald_publish_validated`, for events the node has checked already.
+    static let revision = 6
 
     /// The suffixes of the keys each function touches, after the channel (the full key list of a cluster call).
     static let keySuffixes = [":log", ":epoch"]
@@ -223,13 +224,8 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
             return '{"offset":"' .. offset .. '",' .. rest
         end
 
-        local function publish(keys, args)
-            local channel, event = keys[1], args[1]
-            if not channel or not event then
-                return redis.error_reply('ERR herald: usage: FCALL herald_publish 1 <channel> <event json>')
-            end
-            local refused = key_refusal(keys) or refusal(event)
-            if refused then return redis.error_reply('ERR herald: ' .. refused) end
+        -- Stores the event with its offset and publishes the stamped bytes; the offset is the reply.
+        local function store_and_publish(channel, event)
             local log, epoch_key = keys_of(channel)
             local time = redis.call('TIME')
             local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -248,6 +244,29 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
             redis.call('PEXPIRE', epoch_key, MAX_AGE_MS)
             redis.call(PUBLISH, channel, stamped)
             return epoch .. ':' .. id
+        end
+
+        local function publish(keys, args)
+            local channel, event = keys[1], args[1]
+            if not channel or not event then
+                return redis.error_reply('ERR herald: usage: FCALL herald_publish 1 <channel> <event json>')
+            end
+            local refused = key_refusal(keys) or refusal(event)
+            if refused then return redis.error_reply('ERR herald: ' .. refused) end
+            return store_and_publish(channel, event)
+        end
+
+        -- The same without the event checks, for events an edge node built and checked itself with the
+        -- same rules (its HTTP API): the checks (a JSON decode and a UTF-8 scan) are most of the
+        -- function's cost. Backends call herald_publish.
+        local function publish_validated(keys, args)
+            local channel, event = keys[1], args[1]
+            if not channel or not event then
+                return redis.error_reply('ERR herald: usage: FCALL herald_publish_validated 1 <channel> <event json>')
+            end
+            local refused = key_refusal(keys)
+            if refused then return redis.error_reply('ERR herald: ' .. refused) end
+            return store_and_publish(channel, event)
         end
 
         local function read(keys, args)
@@ -309,6 +328,7 @@ struct HeraldFunctionLibrary: Sendable, Equatable {
         end
 
         redis.register_function{function_name = 'herald_publish', callback = publish}
+        redis.register_function{function_name = 'herald_publish_validated', callback = publish_validated}
         redis.register_function{function_name = 'herald_read', callback = read, flags = {'no-writes'}}
         redis.register_function{function_name = 'herald_position', callback = position}
         redis.register_function{

@@ -51,13 +51,16 @@ public final class RedisHistory: Sendable {
     }
 
     /// Stores `event` (a JSON object) in the account's history with its offset as first key, publishes the
-    /// stamped bytes on `channel` and returns the offset. Fails with ``RedisError/serverError(_:)`` for a non-object.
-    public func publish(channel: String, event: ByteBuffer) -> EventLoopFuture<StreamOffset> {
-        let arguments = (["FCALL", "herald_publish"] + keys(channel)).map { ByteBuffer(string: $0) } + [event]
+    /// stamped bytes on `channel` and returns the offset. Fails with ``RedisError/serverError(_:)`` for an
+    /// event the function refuses. `validated`: the caller checked the event with the function's rules
+    /// already (the node's HTTP API does), so Redis skips the checks (`herald_publish_validated`).
+    public func publish(channel: String, event: ByteBuffer, validated: Bool = false) -> EventLoopFuture<StreamOffset> {
+        let function = validated ? "herald_publish_validated" : "herald_publish"
+        let arguments = (["FCALL", function] + keys(channel)).map { ByteBuffer(string: $0) } + [event]
         return functions.call(arguments, key: channel, replication: replication)
             .flatMapThrowing { reply in
                 guard let text = reply.string, let offset = StreamOffset(text) else {
-                    throw RedisError.protocolError("herald_publish answered \(reply) instead of an offset")
+                    throw RedisError.protocolError("\(function) answered \(reply) instead of an offset")
                 }
                 return offset
             }

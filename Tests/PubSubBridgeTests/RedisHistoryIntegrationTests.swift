@@ -176,6 +176,25 @@ struct RedisHistoryIntegrationTests {
         try await fixture.shutdown()
     }
 
+    @Test func theValidatedVariantStoresAndPublishesLikeTheCheckedOneButSkipsTheChecks() async throws {
+        let fixture = try await HistoryFixture.start()
+        try await fixture.subscribe("herald:{9}")
+        let checked = try await fixture.history.publish(channel: "herald:{9}", event: ByteBuffer(string: #"{"type":"a"}"#)).get(within: .seconds(5))
+        let validated = try await fixture.history.publish(channel: "herald:{9}", event: ByteBuffer(string: #"{"type":"b"}"#), validated: true)
+            .get(within: .seconds(5))
+        #expect(validated > checked && validated.epoch == checked.epoch)
+        let page = try await fixture.history.read(channel: "herald:{9}", after: checked, limit: 10).get(within: .seconds(5))
+        #expect(page.events.map(\.offset) == [validated])
+        #expect(String(buffer: page.events[0].payload).hasPrefix(#"{"offset":"\#(validated)","type":"b""#))
+        // The checks are the caller's: an event herald_publish refuses goes through this variant.
+        _ = try await fixture.history.publish(channel: "herald:{9}", event: ByteBuffer(string: #"{"type":"connected"}"#), validated: true)
+            .get(within: .seconds(5))
+        await #expect(throws: RedisError.self) {
+            try await fixture.history.publish(channel: "herald:{9}", event: ByteBuffer(string: #"{"type":"connected"}"#)).get(within: .seconds(5))
+        }
+        try await fixture.shutdown()
+    }
+
     @Test func nonObjectEventsAreRefused() async throws {
         let fixture = try await HistoryFixture.start()
         for event in ["[1]", "\"text\"", "", "  ", "1", "x{}"] {
