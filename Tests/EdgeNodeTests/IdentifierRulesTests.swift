@@ -51,6 +51,12 @@ struct IdentifierRulesTests {
         #expect(WebSocketRoute(uri: "/ws")?.pathAccount == nil)
         #expect(WebSocketRoute(uri: "/ws/accounts/a/b/") == nil)
         #expect(WebSocketRoute(uri: "/wss") == nil)
+        // Query values are decoded only when they hold an escape; a bad escape drops the item.
+        #expect(WebSocketRoute(uri: "/ws?token=a%2Eb&since=0%3A1-0")?.token == "a.b")
+        #expect(WebSocketRoute(uri: "/ws?token=a%2Eb&since=0%3A1-0")?.since == "0:1-0")
+        #expect(WebSocketRoute(uri: "/ws?token=%ZZ&since=x")?.token == nil)
+        #expect(WebSocketRoute.isEndpoint("/ws/accounts/42/?token=%ZZ"))
+        #expect(!WebSocketRoute.isEndpoint("/api/v1/publish?x=/ws"))
     }
 
     @Test func refusalCloseCodes() {

@@ -61,7 +61,7 @@ public struct HandshakeAuthenticator: Sendable {
     }
 
     /// True when `uri` names a WebSocket endpoint.
-    public static func isWebSocketPath(_ uri: String) -> Bool { WebSocketRoute(uri: uri) != nil }
+    public static func isWebSocketPath(_ uri: String) -> Bool { WebSocketRoute.isEndpoint(uri) }
 
     /// Checks the WebSocket upgrade request and returns the identity, or throws `AuthenticationError`.
     public func authenticate(_ head: HTTPRequestHead, now: Date = Date()) async throws -> Acceptance {

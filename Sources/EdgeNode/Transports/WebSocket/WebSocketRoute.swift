@@ -18,27 +18,46 @@ struct WebSocketRoute: Sendable, Equatable {
     /// `/ws/accounts/auth0|abc/`).
     init?(uri: String) {
         let parts = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        // Split before decoding, so an account id holding an encoded '/' (%2F) stays one segment.
-        let segments = parts[0].split(separator: "/", omittingEmptySubsequences: true)
-        switch segments.count {
-        case 1 where segments[0] == "ws":
-            pathAccount = nil
-        case 3 where segments[0] == "ws" && segments[1] == "accounts":
-            guard let account = segments[2].removingPercentEncoding else { return nil }
-            pathAccount = account
-        default:
-            return nil
-        }
+        guard let account = Self.account(path: parts[0]) else { return nil }
+        pathAccount = account
         var items: [(name: String, value: String)] = []
         if parts.count == 2 {
             for item in parts[1].split(separator: "&") {
                 let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                guard let name = pair[0].removingPercentEncoding else { continue }
-                items.append((name, pair.count == 2 ? (pair[1].removingPercentEncoding ?? "") : ""))
+                guard let name = Self.decoded(pair[0]) else { continue }
+                items.append((name, pair.count == 2 ? (Self.decoded(pair[1]) ?? "") : ""))
             }
         }
         token = items.first { $0.name == "token" && !$0.value.isEmpty }?.value
         since = items.first { $0.name == "since" }?.value
         channels = items.first { $0.name == "channels" }?.value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    /// Whether `uri`'s path is a WebSocket endpoint, without reading its query (the router and
+    /// the upgrader ask this of every request).
+    static func isEndpoint(_ uri: String) -> Bool {
+        let path = uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        return account(path: path) != nil
+    }
+
+    /// The path's account: `.some(nil)` for `/ws`, `.some(id)` for `/ws/accounts/{id}/`, nil for
+    /// any other path. Split before decoding, so an id holding an encoded '/' (%2F) stays one segment.
+    private static func account(path: Substring) -> String?? {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        switch segments.count {
+        case 1 where segments[0] == "ws":
+            return .some(nil)
+        case 3 where segments[0] == "ws" && segments[1] == "accounts":
+            guard let account = decoded(segments[2]) else { return nil }
+            return .some(account)
+        default:
+            return nil
+        }
+    }
+
+    /// Percent-decoded text; Foundation's decoder only when there is something to decode (it
+    /// was a tenth of a node's CPU in a connect storm, run on every token).
+    private static func decoded(_ text: Substring) -> String? {
+        text.utf8.contains(UInt8(ascii: "%")) ? text.removingPercentEncoding : String(text)
     }
 }
