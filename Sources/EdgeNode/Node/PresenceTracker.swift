@@ -20,6 +20,9 @@ final class PresenceTracker: Sendable {
         var rosters: [String: Roster] = [:]
         var typingSweeps: Set<String> = []
         var heartbeat: RepeatedTask?
+        /// Set by ``stop()``: no sweep is scheduled after it (the loop may be shutting down, and
+        /// scheduling on a loop that has shut down leaks a promise, which crashes debug builds).
+        var stopped = false
     }
 
     let timing: PresenceTiming
@@ -45,7 +48,10 @@ final class PresenceTracker: Sendable {
 
     /// Stops refreshing and waits until the leaves of closed connections reached the store.
     func stop() -> EventLoopFuture<Void> {
-        state.withLockedValue { $0.heartbeat?.cancel() }
+        state.withLockedValue {
+            $0.heartbeat?.cancel()
+            $0.stopped = true
+        }
         return store.flush()
     }
 
@@ -118,6 +124,7 @@ final class PresenceTracker: Sendable {
     }
 
     private func scheduleSweep(account: String, in milliseconds: TimeAmountMilliseconds) {
+        guard !state.withLockedValue({ $0.stopped }) else { return }
         eventLoop.scheduleTask(in: .milliseconds(milliseconds)) {
             self.store.sweepTyping(account: account, echo: self.typingEcho).whenComplete { result in
                 switch result {
@@ -125,6 +132,8 @@ final class PresenceTracker: Sendable {
                     self.scheduleSweep(account: account, in: next + 50)
                 case .success(nil):
                     self.state.withLockedValue { _ = $0.typingSweeps.remove(account) }
+                case .failure(let error as EventLoopError) where error == .shutdown:
+                    return  // the loop is gone: nothing to retry on
                 case .failure(let error):
                     self.logger.debug("typing sweep failed; retrying", metadata: ["account": "\(account)", "error": "\(error)"])
                     self.scheduleSweep(account: account, in: 500)
