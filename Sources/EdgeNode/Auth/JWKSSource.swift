@@ -53,7 +53,8 @@ public actor JWKSSource: Service {
     private let logger: Logger
     private let metrics: NodeMetrics
     private let elapsed: @Sendable () -> Duration
-    private let sleep: @Sendable (Duration) async throws -> Void
+    /// Suspends the refresh task (never a thread) until the next fetch is due.
+    private let waitFor: @Sendable (Duration) async throws -> Void
     private var policy: JWKSRefreshPolicy
     private var client: HTTPClient?
     private var inFlight: Task<Bool, Never>?
@@ -72,7 +73,7 @@ public actor JWKSSource: Service {
         self.metrics = metrics
         let start = clock.now
         self.elapsed = { start.duration(to: clock.now) }
-        self.sleep = { duration in try await clock.sleep(for: duration) }
+        self.waitFor = { duration in try await Task.sleep(for: duration, clock: clock) }
         self.policy = JWKSRefreshPolicy(interval: configuration.refreshInterval, minimumInterval: configuration.minimumRefreshInterval)
     }
 
@@ -136,7 +137,7 @@ public actor JWKSSource: Service {
         while !Task.isCancelled {
             let wait = policy.nextRefresh - elapsed()
             if wait > .zero {
-                do { try await sleep(wait) } catch { return }
+                do { try await waitFor(wait) } catch { return }
             }
             if policy.nextRefresh <= elapsed() { _ = await refresh() }
         }
