@@ -29,6 +29,10 @@ public struct RedisConfiguration: Sendable, Equatable {
     /// The most commands one connection may have waiting for replies; more fail at once with
     /// ``RedisError/tooManyPendingCommands(limit:)`` instead of queueing behind a slow Redis.
     public var maxPendingCommands: Int
+    /// Commands sent on the connection's own event loop are flushed once at the end of the loop's
+    /// pass rather than one by one: many requests handled in one pass cost one `write`. Off by
+    /// default, so a command is on the wire before whatever the caller does next (an `ack`).
+    public var flushesOncePerLoopPass = false
 
     public init(
         host: String = "127.0.0.1",

@@ -11,16 +11,22 @@ public final class RedisConnection: Sendable {
     public let eventLoop: EventLoop
     private let channel: Channel
     private let handler: NIOLoopBound<RedisCommandHandler>
+    /// ``RedisConfiguration/flushesOncePerLoopPass``.
+    private let flushesOncePerLoopPass: Bool
+    /// A flush is queued for the end of this pass of the event loop.
+    private let flushQueued: NIOLoopBoundBox<Bool>
 
     /// Completes when the connection has closed, for whatever reason.
     public var closeFuture: EventLoopFuture<Void> {
         self.channel.closeFuture
     }
 
-    private init(channel: Channel, handler: NIOLoopBound<RedisCommandHandler>) {
+    private init(channel: Channel, handler: NIOLoopBound<RedisCommandHandler>, flushesOncePerLoopPass: Bool) {
+        self.flushesOncePerLoopPass = flushesOncePerLoopPass
         self.eventLoop = channel.eventLoop
         self.channel = channel
         self.handler = handler
+        self.flushQueued = .makeBoxSendingValue(false, eventLoop: channel.eventLoop)
     }
 
     /// Opens a connection, then authenticates (`AUTH`, with the user name if one is set), selects the database,
@@ -57,7 +63,9 @@ public final class RedisConnection: Sendable {
                 // Whoever fails the result (the timeout, a failed handshake) leaves nobody owning the socket.
                 result.futureResult.whenFailure { _ in channel.close(promise: nil) }
                 let handler = try channel.pipeline.syncOperations.handler(type: RedisCommandHandler.self)
-                return RedisConnection(channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop))
+                return RedisConnection(
+                    channel: channel, handler: NIOLoopBound(handler, eventLoop: channel.eventLoop),
+                    flushesOncePerLoopPass: configuration.flushesOncePerLoopPass)
             }
             .flatMap { connection in
                 connection.handshake(configuration).map { @Sendable _ in connection }
@@ -113,8 +121,24 @@ public final class RedisConnection: Sendable {
         written.futureResult.whenFailure { error in
             reply.fail(error as? RedisError ?? .connectionClosed)
         }
-        self.channel.writeAndFlush(RedisRequest.command(arguments, reply), promise: written)
+        guard self.flushesOncePerLoopPass, self.eventLoop.inEventLoop else {
+            self.channel.writeAndFlush(RedisRequest.command(arguments, reply), promise: written)
+            return reply.futureResult
+        }
+        self.channel.write(RedisRequest.command(arguments, reply), promise: written)
+        self.flushAtEndOfPass()
         return reply.futureResult
+    }
+
+    /// Flushes once per pass of the event loop: the commands of every request the loop handled in
+    /// one pass (publishes read from many HTTP connections at once) leave in one `write` system call.
+    private func flushAtEndOfPass() {
+        guard !self.flushQueued.value else { return }
+        self.flushQueued.value = true
+        self.eventLoop.assumeIsolated().execute {
+            self.flushQueued.value = false
+            self.channel.flush()
+        }
     }
 
     /// Sends a command given as text arguments, e.g. `send("INCR", "counter")`.

@@ -30,22 +30,30 @@ public final class RedisEventBroker: EventBroker {
     /// The command connections, shared with other Redis-backed parts of the node (presence).
     public let commands: any RedisCommandRouter
     private let historyStore: RedisHistory
+    /// Publishes go here: with one Redis, a connection per event loop, so an HTTP publish makes
+    /// its round trip on the loop that read it (``RedisLoopLocalClients``); else ``commands``.
+    private let publishCommands: (any RedisCommandRouter)?
+    private let publishHistory: RedisHistory
     private let makeSubscriber: @Sendable (SubscriberCallbacks) -> any RedisChannelSubscriber
     private let cluster: RedisClusterCommandClient?
     private let subscriber = NIOLockedValueBox<(any RedisChannelSubscriber)?>(nil)
 
     /// A broker on one Redis server.
     ///
-    /// - Parameter replication: when set, a publish with history is acknowledged only after `WAIT`
-    ///   saw it reach that many replicas (or the timeout passed).
+    /// - Parameters:
+    ///   - replication: when set, a publish with history is acknowledged only after `WAIT`
+    ///     saw it reach that many replicas (or the timeout passed).
+    ///   - publishLoops: event loops that publish (the node's HTTP API runs on all of them): each
+    ///     gets a command connection of its own for publishing. Empty: publishes share ``commands``.
     public convenience init(
         configuration: RedisConfiguration, eventLoop: EventLoop, linger: TimeAmount, window: HistoryWindow,
-        replication: RedisReplicationWait? = nil, logger: Logger
+        replication: RedisReplicationWait? = nil, publishLoops: [EventLoop] = [], logger: Logger
     ) {
         let commands = RedisCommandClient(configuration: configuration, eventLoop: eventLoop, logger: logger)
+        let publishCommands = publishLoops.isEmpty ? nil : RedisLoopLocalClients(configuration: configuration, eventLoops: publishLoops, logger: logger)
         self.init(
-            deployment: .standalone, commands: commands, cluster: nil, eventLoop: eventLoop, window: window, replication: replication,
-            logger: logger
+            deployment: .standalone, commands: commands, publishCommands: publishCommands, cluster: nil, eventLoop: eventLoop, window: window,
+            replication: replication, logger: logger
         ) { callbacks in
             RedisSubscriber(
                 configuration: configuration, eventLoop: eventLoop, logger: logger, linger: linger, onMessage: callbacks.onMessage,
@@ -74,8 +82,8 @@ public final class RedisEventBroker: EventBroker {
     }
 
     init(
-        deployment: RedisDeployment, commands: any RedisCommandRouter, cluster: RedisClusterCommandClient?, eventLoop: EventLoop,
-        window: HistoryWindow, replication: RedisReplicationWait?, logger: Logger,
+        deployment: RedisDeployment, commands: any RedisCommandRouter, publishCommands: (any RedisCommandRouter)? = nil,
+        cluster: RedisClusterCommandClient?, eventLoop: EventLoop, window: HistoryWindow, replication: RedisReplicationWait?, logger: Logger,
         makeSubscriber: @escaping @Sendable (SubscriberCallbacks) -> any RedisChannelSubscriber
     ) {
         self.deployment = deployment
@@ -84,6 +92,10 @@ public final class RedisEventBroker: EventBroker {
         self.subscriberLoop = eventLoop
         self.logger = logger
         self.historyStore = RedisHistory(client: commands, window: window, deployment: deployment, replication: replication, logger: logger)
+        self.publishCommands = publishCommands
+        self.publishHistory = publishCommands.map {
+            RedisHistory(client: $0, window: window, deployment: deployment, replication: replication, logger: logger)
+        } ?? historyStore
         self.makeSubscriber = makeSubscriber
     }
 
@@ -110,6 +122,7 @@ public final class RedisEventBroker: EventBroker {
         ))
         self.subscriber.withLockedValue { $0 = subscriber }
         commands.start()
+        publishCommands?.start()
         subscriber.start()
         installFunctionsWhenConnected(attempt: 0)
         // A new primary (a promoted replica, a node added for a reshard) gets the library before
@@ -133,7 +146,7 @@ public final class RedisEventBroker: EventBroker {
         let channel = AccountChannel.name(for: account)
         guard history else {
             let arguments = [ByteBuffer(string: deployment.publishCommand), ByteBuffer(string: channel), payload]
-            return commands.send(arguments, key: channel).flatMapThrowing { reply in
+            return (publishCommands ?? commands).send(arguments, key: channel).flatMapThrowing { reply in
                 guard case .integer(let receivers) = reply else {
                     throw RedisError.protocolError("\(self.deployment.publishCommand) answered \(reply) instead of an integer")
                 }
@@ -142,7 +155,7 @@ public final class RedisEventBroker: EventBroker {
         }
         // The broker's publishers (the node's HTTP API) built and checked the event with the rules
         // `herald_publish` applies, so Redis does not check it again.
-        return historyStore.publish(channel: channel, event: payload, validated: true).map { offset in
+        return publishHistory.publish(channel: channel, event: payload, validated: true).map { offset in
             PublishReceipt(nodes: nil, offset: offset.description)
         }.flatMapErrorThrowing(Self.rethrow)
     }
@@ -180,7 +193,7 @@ public final class RedisEventBroker: EventBroker {
     }
 
     public var isReady: Bool {
-        (subscriber.withLockedValue { $0 }?.isConnected ?? false) && commands.isConnected
+        (subscriber.withLockedValue { $0 }?.isConnected ?? false) && commands.isConnected && (publishCommands?.isConnected ?? true)
     }
 
     /// The subscriber's problem first (a refused SUBSCRIBE names the channel and Redis's error), then the command connection's.
@@ -192,11 +205,15 @@ public final class RedisEventBroker: EventBroker {
         if !commands.isConnected {
             return "Redis command connection: \(commands.problem ?? "not connected")"
         }
+        if let publishCommands, !publishCommands.isConnected {
+            return "Redis publish connection: \(publishCommands.problem ?? "not connected")"
+        }
         return nil
     }
 
     public func shutdown() -> EventLoopFuture<Void> {
         let subscriberDone = subscriber.withLockedValue { $0 }?.shutdown() ?? subscriberLoop.makeSucceededVoidFuture()
-        return subscriberDone.and(commands.shutdown()).map { _ in }
+        let publishDone = publishCommands?.shutdown() ?? subscriberLoop.makeSucceededVoidFuture()
+        return subscriberDone.and(commands.shutdown()).and(publishDone).map { _ in }
     }
 }

@@ -83,7 +83,7 @@ extension Serve {
                 } else {
                     RedisEventBroker(
                         configuration: redis, eventLoop: context.eventLoop, linger: linger, window: window, replication: replication,
-                        logger: context.logger)
+                        publishLoops: context.eventLoops, logger: context.logger)
                 }
             let presence = RedisPresenceStore(
                 client: broker.commands, timing: context.presenceTiming, logger: context.logger, lifecycleStream: lifecycleKey,

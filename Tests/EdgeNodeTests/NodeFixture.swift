@@ -53,7 +53,9 @@ enum Fixture {
         }
         let redis = try RedisConfiguration(url: redisURL)
         return { context in
-            let broker = RedisEventBroker(configuration: redis, eventLoop: context.eventLoop, linger: .milliseconds(200), window: window, logger: context.logger)
+            let broker = RedisEventBroker(
+                configuration: redis, eventLoop: context.eventLoop, linger: .milliseconds(200), window: window,
+                publishLoops: context.eventLoops, logger: context.logger)
             var backend = NodeBackend(
                 broker: broker,
                 presenceStore: RedisPresenceStore(

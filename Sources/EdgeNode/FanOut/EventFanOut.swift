@@ -4,7 +4,8 @@ import Logging
 import NIOCore
 
 /// Takes each broker event once per node: reads its routing, frames it once, and hops to each
-/// event loop that holds connections of the account (one hop per loop per event). Whenever the
+/// event loop that holds connections of the account (one hop per loop per pass of the broker's
+/// loop, however many events the pass read). Whenever the
 /// broker (re)subscribes an account, it fills the gap from history before newer live events.
 ///
 /// Everything here runs on the broker's event loop, so live events, history pages and the end of
@@ -20,6 +21,8 @@ final class EventFanOut: Sendable {
     /// Each transport's framing; sessions retain theirs while they run.
     let encodings: FrameEncodings
     private let dropLog = LogThrottle<EventRouting.DropReason>(interval: EventFanOut.dropLogInterval)
+    /// Events gathered during one pass of the broker's loop, handed to each shard in one task.
+    private let outbox: NIOLoopBoundBox<ShardOutbox>
 
     /// History events read per catch-up request.
     static let catchUpPageSize = 200
@@ -39,6 +42,7 @@ final class EventFanOut: Sendable {
         self.presence = presence
         self.metrics = metrics
         self.logger = logger
+        self.outbox = .makeBoxSendingValue(ShardOutbox(shards: shards.count), eventLoop: broker.eventLoop)
     }
 
     /// The shard serving `eventLoop`; call on that loop.
@@ -91,10 +95,15 @@ final class EventFanOut: Sendable {
             size: payload.readableBytes)
     }
 
+    /// Queues `event` for every shard in `mask`; the shards get it at the end of this pass of
+    /// the broker's loop, together with the other events of the pass.
     private func send(_ event: OutboundEvent, to account: String, shards mask: UInt64) {
-        for (index, shard) in shards.enumerated() where mask & (1 << UInt64(index)) != 0 {
-            shard.eventLoop.execute { shard.value.deliver(event, to: account) }
+        var handOverNeeded = false
+        for index in shards.indices where mask & (1 << UInt64(index)) != 0 {
+            if outbox.value.queue(event, to: account, shard: index) { handOverNeeded = true }
         }
+        guard handOverNeeded else { return }
+        broker.eventLoop.assumeIsolated().execute { self.outbox.value.handOver(to: self.shards) }
     }
 
     /// The broker now receives the account's events (a first subscription, or again after a

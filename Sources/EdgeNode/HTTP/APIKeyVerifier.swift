@@ -43,9 +43,8 @@ struct APIKeyVerifier: Sendable {
     func scope(for headers: HTTPHeaders) throws(AuthenticationError) -> APIKeyScope {
         guard isEnabled else { throw .badAPIKey }
         guard let authorization = headers.first(name: "authorization") else { throw .missingAPIKey }
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { throw .missingAPIKey }
-        let presented = SHA256.hash(data: Array(parts[1].utf8))
+        guard let key = Self.bearerToken(authorization) else { throw .missingAPIKey }
+        let presented = SHA256.hash(data: key)
         var matched = -1
         for (index, digest) in digests.enumerated() {
             var difference: UInt8 = 0
@@ -54,5 +53,16 @@ struct APIKeyVerifier: Sendable {
         }
         guard matched >= 0 else { throw .badAPIKey }
         return scopes[matched]
+    }
+
+    /// The bytes after `Bearer ` (the scheme in any case), or nil when the header has no such
+    /// scheme and value. Read as bytes: every API request passes here.
+    static func bearerToken(_ authorization: String) -> ArraySlice<UInt8>? {
+        let bytes = Array(authorization.utf8)
+        let scheme = "bearer".utf8
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")), space == scheme.count, space + 1 < bytes.count,
+            zip(bytes[..<space], scheme).allSatisfy({ $0 | 0x20 == $1 })
+        else { return nil }
+        return bytes[(space + 1)...]
     }
 }

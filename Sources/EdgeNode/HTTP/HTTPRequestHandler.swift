@@ -125,7 +125,7 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Routes the head and lets the endpoint refuse it before any body is read.
     private func received(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
+        let path = head.uri.utf8.firstIndex(of: UInt8(ascii: "?")).map { String(head.uri[..<$0]) } ?? head.uri
         switch router.resolve(head.method, path: path) {
         case .endpoint(let endpoint, let parameters):
             if let refusal = endpoint.admit(head, parameters: parameters) {

@@ -16,20 +16,30 @@ struct HTTPRouter: Sendable {
 
     private struct Route: Sendable {
         var method: HTTPMethod
-        var segments: [Substring]
+        var segments: [Segment]
         var endpoint: any HTTPEndpoint
+    }
+
+    /// One segment of a route pattern: literal bytes, or a `{parameter}`.
+    private enum Segment: Sendable {
+        case literal([UInt8])
+        case parameter
     }
 
     private var routes: [Route] = []
 
     /// Adds a route; `pattern` like `/api/v1/accounts/{account}/presence`.
     mutating func add(_ method: HTTPMethod, _ pattern: String, _ endpoint: any HTTPEndpoint) {
-        routes.append(Route(method: method, segments: pattern.split(separator: "/"), endpoint: endpoint))
+        let segments = pattern.split(separator: "/").map { segment in
+            segment.first == "{" && segment.last == "}" ? Segment.parameter : .literal(Array(segment.utf8))
+        }
+        routes.append(Route(method: method, segments: segments, endpoint: endpoint))
     }
 
     /// The endpoint for `method` on `path` (the request target without its query).
+    /// Compares bytes, not `Character`s: every request is looked up here.
     func resolve(_ method: HTTPMethod, path: String) -> Resolution {
-        let segments = path.split(separator: "/")
+        let segments = path.utf8.split(separator: UInt8(ascii: "/"))
         var pathExists = false
         for route in routes {
             guard let parameters = Self.match(route.segments, segments) else { continue }
@@ -39,15 +49,16 @@ struct HTTPRouter: Sendable {
         return pathExists ? .methodNotAllowed : .notFound
     }
 
-    private static func match(_ pattern: [Substring], _ segments: [Substring]) -> [String]? {
+    private static func match(_ pattern: [Segment], _ segments: [Substring.UTF8View]) -> [String]? {
         guard pattern.count == segments.count else { return nil }
         var parameters: [String] = []
         for (expected, actual) in zip(pattern, segments) {
-            if expected.first == "{" && expected.last == "}" {
-                guard let decoded = actual.removingPercentEncoding else { return nil }
+            switch expected {
+            case .parameter:
+                guard let decoded = String(Substring(actual)).removingPercentEncoding else { return nil }
                 parameters.append(decoded)
-            } else if expected != actual {
-                return nil
+            case .literal(let bytes):
+                guard actual.elementsEqual(bytes) else { return nil }
             }
         }
         return parameters

@@ -69,7 +69,8 @@ public final class EdgeNodeServer: Service, Sendable {
         let authenticator = HandshakeAuthenticator(
             verifier: verifier, allowedOrigins: configuration.allowedOrigins, maxChannels: configuration.maxSubscriptionsPerConnection)
         let backend = try makeBackend(NodeBackend.Context(
-            eventLoop: group.next(), presenceTiming: configuration.presenceTiming, nodeID: configuration.nodeID, logger: logger))
+            eventLoop: group.next(), eventLoops: Array(group.makeIterator()), presenceTiming: configuration.presenceTiming,
+            nodeID: configuration.nodeID, logger: logger))
         let broker = backend.broker
         let descriptors = DescriptorBudget.current()
         let maxConnections = configuration.maxConnections ?? descriptors.sessions

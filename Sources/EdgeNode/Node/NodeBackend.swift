@@ -11,6 +11,9 @@ public struct NodeBackend: Sendable {
     public struct Context: Sendable {
         /// One of the node's event loops, for the backend's connections and timers.
         public var eventLoop: EventLoop
+        /// Every event loop of the node (HTTP requests are served on all of them), for a backend
+        /// that keeps a connection per loop so a request's round trip stays on its loop.
+        public var eventLoops: [EventLoop] = []
         /// Presence entry and typing timing, as the node uses it.
         public var presenceTiming: PresenceTiming
         /// The node's id, as its connections' ids and the upstream's `node` field carry it.
