@@ -38,6 +38,9 @@ public final class TestRawConnection: Sendable {
         return String(decoding: received.withLockedValue { $0 }, as: UTF8.self)
     }
 
+    /// Whether the server (or this side) closed the connection.
+    public var isClosed: Bool { !channel.isActive }
+
     public func close() async {
         try? await channel.close()
     }

@@ -25,7 +25,12 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     private let requestTimeout: TimeAmount
     private let slot: HandshakeSlot
     private var state = State.idle
+    /// One timer per connection, re-armed only when it fires before ``deadline``: moving the
+    /// deadline on each request costs an assignment, not a cancelled and a new scheduled task.
     private var timeout: Scheduled<Void>?
+    /// When ``timeout`` fires (never after ``deadline``).
+    private var timeoutFires = NIODeadline.distantFuture
+    private var deadline = NIODeadline.distantFuture
     /// Puts an upgrade handler in front of this one and hands it a later request's head that asks
     /// for an upgrade (NIO's only looks at a connection's first request); false when it could not.
     var upgradeLater: ((HTTPRequestHead, ChannelPipeline.SynchronousOperations) -> Bool)?
@@ -52,11 +57,26 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         upgradeLater = nil
     }
 
+    /// The connection must finish its next request (or, idle, send one) within `limit` (the
+    /// request timeout when nil) from now.
     private func armTimeout(context: ChannelHandlerContext, after limit: TimeAmount? = nil) {
+        deadline = NIODeadline.now() + (limit ?? requestTimeout)
+        // A timer due no later than the new deadline re-arms itself when it fires.
+        if timeout != nil, timeoutFires <= deadline { return }
+        schedule(at: deadline, context: context)
+    }
+
+    private func schedule(at fireTime: NIODeadline, context: ChannelHandlerContext) {
         timeout?.cancel()
-        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: limit ?? requestTimeout) { [weak self] in
+        timeoutFires = fireTime
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(deadline: fireTime) { [weak self] in
             guard let self else { return }
+            self.timeout = nil
             if case .handedOver = self.state { return }
+            if NIODeadline.now() < self.deadline {
+                self.schedule(at: self.deadline, context: context)
+                return
+            }
             if case .reading = self.state {
                 self.respond(HTTPResponse(HTTPRefusal(status: .requestTimeout, code: .requestTimeout, message: "the request did not complete in time")), keepAlive: false, context: context)
             } else {
