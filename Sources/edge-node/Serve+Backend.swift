@@ -74,6 +74,7 @@ extension Serve {
         let linger = TimeAmount.milliseconds(Int64(subscriptionLingerMs))
         let streamKey = UpstreamStreamKey(base: upstreamStream, shards: upstreamStreams)
         let lifecycleKey = lifecycleStream.nonEmpty
+        let publishPerLoop = redisPublishPerLoop
         return { [redis, cluster] context in
             let broker =
                 if let cluster {
@@ -83,7 +84,7 @@ extension Serve {
                 } else {
                     RedisEventBroker(
                         configuration: redis, eventLoop: context.eventLoop, linger: linger, window: window, replication: replication,
-                        publishLoops: context.eventLoops, logger: context.logger)
+                        publishLoops: publishPerLoop ? context.eventLoops : [], logger: context.logger)
                 }
             let presence = RedisPresenceStore(
                 client: broker.commands, timing: context.presenceTiming, logger: context.logger, lifecycleStream: lifecycleKey,

@@ -113,6 +113,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Commands one Redis connection may have waiting for replies; more fail at once. [HERALD_REDIS_MAX_PENDING_COMMANDS]")
     var redisMaxPendingCommands: Int = environment("REDIS_MAX_PENDING_COMMANDS").flatMap(Int.init) ?? 10_000
 
+    @Flag(inversion: .prefixedNo, help: "One Redis: publish on a Redis connection per event loop (no thread hop per HTTP publish). [HERALD_REDIS_PUBLISH_PER_LOOP=true]")
+    var redisPublishPerLoop: Bool = environment("REDIS_PUBLISH_PER_LOOP") == "true"
+
     @Option(help: "Seconds a SIGTERM drain may take; clients get 1012 spread over half of it. [HERALD_DRAIN_SECONDS]")
     var drainSeconds: Int = environment("DRAIN_SECONDS").flatMap(Int.init) ?? 10
 

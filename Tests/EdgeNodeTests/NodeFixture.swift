@@ -38,8 +38,11 @@ enum Fixture {
 
     /// Redis at `redisURL` (a short subscription linger, so tests see unsubscribes quickly), or the
     /// embedded broker without one; with the upstream and lifecycle stream asked for.
+    /// - Parameter publishPerLoop: publish on a Redis connection per event loop
+    ///   (`HERALD_REDIS_PUBLISH_PER_LOOP`); off, as on a node by default.
     static func backend(
-        redisURL: String?, window: HistoryWindow = HistoryWindow(), upstream: Upstream = .none, lifecycleStream: String? = nil
+        redisURL: String?, window: HistoryWindow = HistoryWindow(), upstream: Upstream = .none, lifecycleStream: String? = nil,
+        publishPerLoop: Bool = false
     ) throws -> NodeBackend.Factory {
         guard let redisURL else {
             let embedded = NodeBackend.embedded(window: window)
@@ -55,7 +58,7 @@ enum Fixture {
         return { context in
             let broker = RedisEventBroker(
                 configuration: redis, eventLoop: context.eventLoop, linger: .milliseconds(200), window: window,
-                publishLoops: context.eventLoops, logger: context.logger)
+                publishLoops: publishPerLoop ? context.eventLoops : [], logger: context.logger)
             var backend = NodeBackend(
                 broker: broker,
                 presenceStore: RedisPresenceStore(
