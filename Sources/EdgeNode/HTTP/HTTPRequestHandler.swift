@@ -38,6 +38,8 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// connection's first request always is): a head that comes back was declined, and is
     /// answered here rather than offered again.
     private var upgradeOffered = true
+    /// Whether this connection reads with the growing HTTP receive buffer yet (``ReceiveBuffers``).
+    private var readsLikeHTTP = false
 
     init(router: HTTPRouter, requestTimeout: TimeAmount, slot: HandshakeSlot) {
         self.router = router
@@ -95,6 +97,11 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
                 upgradeOffered = true
                 if upgradeLater(head, context.pipeline.syncOperations) { return }
                 upgradeOffered = false
+            }
+            if !readsLikeHTTP {
+                // A plain request: bodies (batches, upstream POSTs) may be large, so let reads grow.
+                readsLikeHTTP = true
+                try? context.channel.syncOptions?.setOption(.recvAllocator, value: ReceiveBuffers.http)
             }
             armTimeout(context: context)
             received(head, context: context)

@@ -132,9 +132,9 @@ public final class EdgeNodeServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            // Each channel keeps its last receive buffer for reuse: start small (most client
-            // messages are tiny) so an idle connection holds a few hundred bytes, not 2 KiB; it grows on demand.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+            // Each channel keeps its last receive buffer for reuse: small and fixed until the
+            // first request shows a plain HTTP connection (``ReceiveBuffers``).
+            .childChannelOption(.recvAllocator, value: ReceiveBuffers.upgrading)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: configuration.outboundBufferBytes / 2, high: configuration.outboundBufferBytes))
             .childChannelInitializer { channel in
                 // Past the cap a connection is closed at once, so the descriptors kept in reserve
