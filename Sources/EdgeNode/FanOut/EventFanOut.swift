@@ -42,7 +42,7 @@ final class EventFanOut: Sendable {
         self.presence = presence
         self.metrics = metrics
         self.logger = logger
-        self.outbox = .makeBoxSendingValue(ShardOutbox(shards: shards.count), eventLoop: broker.eventLoop)
+        self.outbox = .makeBoxSendingValue(ShardOutbox(shards: shards), eventLoop: broker.eventLoop)
     }
 
     /// The shard serving `eventLoop`; call on that loop.
@@ -103,7 +103,7 @@ final class EventFanOut: Sendable {
             if outbox.value.queue(event, to: account, shard: index) { handOverNeeded = true }
         }
         guard handOverNeeded else { return }
-        broker.eventLoop.assumeIsolated().execute { self.outbox.value.handOver(to: self.shards) }
+        broker.eventLoop.assumeIsolated().execute { self.outbox.value.handOver() }
     }
 
     /// The broker now receives the account's events (a first subscription, or again after a

@@ -10,14 +10,16 @@ struct ShardOutbox {
         var account: String
     }
 
+    private let shards: [NIOLoopBound<ConnectionShard>]
     private var pending: [[Delivery]]
     private var handOverQueued = false
 
-    init(shards: Int) {
-        pending = Array(repeating: [], count: shards)
+    init(shards: [NIOLoopBound<ConnectionShard>]) {
+        self.shards = shards
+        pending = Array(repeating: [], count: shards.count)
     }
 
-    /// Queues `event` for `shard`; true when the caller must schedule ``handOver(to:)`` for the
+    /// Queues `event` for `shard`; true when the caller must schedule ``handOver()`` for the
     /// end of this pass (nothing was queued before it).
     mutating func queue(_ event: OutboundEvent, to account: String, shard: Int) -> Bool {
         pending[shard].append(Delivery(event: event, account: account))
@@ -26,7 +28,7 @@ struct ShardOutbox {
     }
 
     /// Hands every queued event to its shard: one task per shard that has any.
-    mutating func handOver(to shards: [NIOLoopBound<ConnectionShard>]) {
+    mutating func handOver() {
         handOverQueued = false
         for index in pending.indices where !pending[index].isEmpty {
             let batch = pending[index]

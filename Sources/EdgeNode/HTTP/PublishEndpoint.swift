@@ -43,16 +43,9 @@ struct PublishEndpoint: HTTPEndpoint {
         let (metrics, batch) = (self.metrics, self.batch)
         if !batch, let publish = publishes.first {
             // One event: its answer straight from its own future.
-            return publish.hop(to: eventLoop).map { receipt in
-                var body: [UInt8] = []
-                body.reserveCapacity(48)
-                let status = Self.appendAnswer(.success(receipt), to: &body, metrics: metrics)
-                return HTTPResponse(status: status, body: body)
-            }.recover { error in
-                var body: [UInt8] = []
-                let status = Self.appendAnswer(.failure(error), to: &body, metrics: metrics)
-                return HTTPResponse(status: status, body: body)
-            }
+            return publish.hop(to: eventLoop)
+                .map { Self.response(to: .success($0), metrics: metrics) }
+                .recover { Self.response(to: .failure($0), metrics: metrics) }
         }
         return EventLoopFuture.whenAllComplete(publishes, on: eventLoop).map { results in
             var status = HTTPResponseStatus.ok
@@ -69,6 +62,14 @@ struct PublishEndpoint: HTTPEndpoint {
             }
             return HTTPResponse(status: status, body: body)
         }
+    }
+
+    /// The answer to a single publish.
+    private static func response(to result: Result<PublishReceipt, any Error>, metrics: NodeMetrics) -> HTTPResponse {
+        var body: [UInt8] = []
+        body.reserveCapacity(48)
+        let status = appendAnswer(result, to: &body, metrics: metrics)
+        return HTTPResponse(status: status, body: body)
     }
 
     /// Appends one publish's answer object to `body` (keys sorted, as the API has always
